@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Kind is the type of a record or destination field.
+type Kind int
+
+const (
+	String Kind = iota + 1
+	Int
+	Float
+	Bool
+	Time // an instant; a time.Time in the job's zone
+	Date // a calendar date; a time.Time at midnight in the job's zone. In payloads: "yyyy-mm-dd".
+)
+
+func (k Kind) String() string {
+	switch k {
+	case String:
+		return "string"
+	case Int:
+		return "int"
+	case Float:
+		return "float"
+	case Bool:
+		return "bool"
+	case Time:
+		return "time"
+	case Date:
+		return "date"
+	}
+	return "unknown"
+}
+
+// Field describes one field of a source record or of a destination payload.
+type Field struct {
+	Name string
+	Kind Kind
+	Doc  string
+
+	// Destination fields only.
+	Required bool // a job must map it
+	MaxBytes int  // limit on the UTF-8 length of the value; 0 means none
+	// Unsent, when not empty, says why the field is accepted but not sent
+	// (validate shows it as a warning).
+	Unsent string
+}
+
+// Record is one source record: field name to value. A value is a string,
+// int64, float64, bool or time.Time as its Field's Kind says; an absent key
+// or nil is unset. Sources must not keep a Record after Next returns the next.
+type Record map[string]any
+
+// Meta describes where a record came from.
+type Meta struct {
+	Pos string // "orders.csv:14", for messages and plans
+	// Skip, when not empty, says why the record is not processed at all
+	// (for example "superseded by orders-2.csv:3"); plan shows it.
+	Skip string
+}
+
+// RecordError is a bad source record. Iteration continues after it.
+type RecordError struct {
+	Pos string
+	Err error
+}
+
+func (e *RecordError) Error() string { return e.Pos + ": " + e.Err.Error() }
+func (e *RecordError) Unwrap() error { return e.Err }
+
+// Source produces records.
+type Source interface {
+	// Fields declares the record schema that filters and mappings compile against.
+	Fields() []Field
+	// Label names the field that identifies a record to a person (an order number).
+	Label() string
+	Open(ctx context.Context) (Records, error)
+}
+
+// Records iterates over a source's records, streaming.
+type Records interface {
+	// Next fills rec (which the caller has cleared) with the next record.
+	// It returns io.EOF after the last one, and a *RecordError for a bad
+	// record, after which Next may be called again. Any other error ends
+	// the iteration.
+	Next(ctx context.Context, rec Record) (Meta, error)
+	Close() error
+}
+
+// Payload is what one record sends to a destination: only the fields the
+// job maps and that did not evaluate to nil. Values are canonical: string
+// for String and Date ("yyyy-mm-dd") fields, int64, float64, bool, and
+// time.Time for Time fields. An empty string is sent as empty (it clears
+// the field at the destination).
+type Payload struct {
+	Key    string // the destination's record key, from Destination.Key
+	Pos    string // the source position it came from
+	Values map[string]any
+}
+
+// Result is the outcome of one payload or action.
+type Result struct {
+	OK      bool
+	Code    string // the destination's own error code, if any
+	Message string
+	// Permanent marks a failure that will not go away by retrying
+	// (store pickup, a value over its byte limit).
+	Permanent bool
+}
+
+// Destination receives payloads.
+type Destination interface {
+	// Fields declares the fields a job may map.
+	Fields() []Field
+	// Key builds a payload's record key from its values (e.g. "100000001201/1").
+	Key(values map[string]any) string
+	// BatchSize is the most payloads one Write takes.
+	BatchSize() int
+	// Actions names the post-export actions the job configured, in order.
+	Actions() []string
+	// Open connects; credentials are needed from here on, not before.
+	Open(ctx context.Context) (Conn, error)
+}
+
+// Conn is an open destination.
+type Conn interface {
+	// Write sends a batch. It returns one Result per payload, in order.
+	// An error means the whole batch failed and nothing is known to be written.
+	Write(ctx context.Context, batch []Payload) ([]Result, error)
+	// Apply runs a post-export action on payloads whose Write succeeded.
+	// At most BatchSize payloads; one Result per payload, in order.
+	Apply(ctx context.Context, action string, batch []Payload) ([]Result, error)
+	// Close finishes the run (for a file, commits it).
+	Close(ctx context.Context) error
+}
+
+// Caveater is implemented by destinations whose configured actions need a
+// person's attention for every record they touch (the futureshop points
+// caveat). Plans and runs list the records under the caveat.
+type Caveater interface {
+	Caveat() string
+}
+
+// Settings is what a connector's factory gets besides its own body.
+type Settings struct {
+	Eval     *hcl.EvalContext
+	Location *time.Location
+	Now      func() time.Time
+	JobName  string
+}
+
+// SourceFactory decodes a source block's body.
+type SourceFactory func(body hcl.Body, s *Settings) (Source, hcl.Diagnostics)
+
+// DestinationFactory decodes a destination block's body and the job's
+// after_export body (nil when the job has none).
+type DestinationFactory func(body, afterExport hcl.Body, s *Settings) (Destination, hcl.Diagnostics)
+
+// Registry maps connector names to factories. main fills it.
+type Registry struct {
+	Sources      map[string]SourceFactory
+	Destinations map[string]DestinationFactory
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{Sources: map[string]SourceFactory{}, Destinations: map[string]DestinationFactory{}}
+}
