@@ -1,0 +1,93 @@
+package futureshop
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+)
+
+// credentials are the attributes both the source and the destination take.
+// Credential values are usually env("FUTURESHOP_…"), which the engine
+// evaluates to "" while validating without the environment; so decoding
+// accepts empty strings and Open checks them.
+type credentials struct {
+	APIDomain    string   `hcl:"api_domain"`
+	ShopKey      string   `hcl:"shop_key"`
+	ClientID     string   `hcl:"client_id"`
+	ClientSecret string   `hcl:"client_secret"`
+	RateLimit    *float64 `hcl:"rate_limit,optional"` // requests per second
+	Timeout      *string  `hcl:"timeout,optional"`    // per HTTP call, a Go duration ("30s")
+
+	// Remain holds the attributes of the source or destination itself.
+	Remain hcl.Body `hcl:",remain"`
+}
+
+// config checks the parts of the credentials that are not secret and
+// returns the client configuration.
+func (c *credentials) config(body hcl.Body) (config, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	cfg := config{
+		apiDomain:    c.APIDomain,
+		shopKey:      c.ShopKey,
+		clientID:     c.ClientID,
+		clientSecret: c.ClientSecret,
+		rateLimit:    DefaultRateLimit,
+		timeout:      DefaultTimeout,
+	}
+	if c.APIDomain != "" {
+		if _, err := parseAPIDomain(c.APIDomain); err != nil {
+			diags = append(diags, attrDiag(body, "api_domain", hcl.DiagError, "Invalid api_domain", err.Error()))
+		}
+	}
+	if c.RateLimit != nil {
+		if *c.RateLimit <= 0 {
+			diags = append(diags, attrDiag(body, "rate_limit", hcl.DiagError, "Invalid rate_limit",
+				"rate_limit is requests per second and must be more than 0."))
+		} else {
+			cfg.rateLimit = *c.RateLimit
+		}
+	}
+	if c.Timeout != nil {
+		d, err := time.ParseDuration(*c.Timeout)
+		if err != nil || d <= 0 {
+			diags = append(diags, attrDiag(body, "timeout", hcl.DiagError, "Invalid timeout",
+				fmt.Sprintf("timeout must be a positive duration such as \"30s\", not %q.", *c.Timeout)))
+		} else {
+			cfg.timeout = d
+		}
+	}
+	return cfg, diags
+}
+
+// attrDiag builds a diagnostic pointing at an attribute's value, or at the
+// body when the attribute is absent.
+func attrDiag(body hcl.Body, name string, sev hcl.DiagnosticSeverity, summary, detail string) *hcl.Diagnostic {
+	rng := body.MissingItemRange()
+	content, _, _ := body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: name}}})
+	if content != nil {
+		if a, ok := content.Attributes[name]; ok {
+			rng = a.Expr.Range()
+		}
+	}
+	return &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: detail, Subject: &rng}
+}
+
+// decodeBody is gohcl.DecodeBody with the settings' eval context.
+func decodeBody(body hcl.Body, ctx *hcl.EvalContext, v any) hcl.Diagnostics {
+	return gohcl.DecodeBody(body, ctx, v)
+}
+
+// decodeJSON is lenient about unknown keys: futureshop adds fields, and a
+// reader must not break on them.
+func decodeJSON(b []byte, v any) error {
+	return json.Unmarshal(b, v)
+}
+
+func normPoints(s string) (string, bool) {
+	v, ok := pointsAliases[strings.TrimSpace(s)]
+	return v, ok
+}

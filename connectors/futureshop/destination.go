@@ -1,0 +1,458 @@
+package futureshop
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goqsync/runner/engine"
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Destination fields.
+const (
+	fieldOrderNo         = "order_no"
+	fieldShipmentNo      = "shipment_no"
+	fieldShippingDate    = "shipping_date"
+	fieldInvoiceNo       = "invoice_no"
+	fieldExpectedArrival = "expected_arrival"
+	fieldCarrier         = "carrier"
+)
+
+// ActionCompleteOrder moves orders to 処理済み after their shipping update.
+const ActionCompleteOrder = "complete_order"
+
+type destConfig struct {
+	BatchSize        *int    `hcl:"batch_size,optional"`
+	PointsActivation *string `hcl:"points_activation,optional"`
+}
+
+type afterExportConfig struct {
+	CompleteOrder bool `hcl:"complete_order,optional"`
+}
+
+// destination is the shipping sink: 発送API plus the 処理済み action.
+type destination struct {
+	cfg           config
+	batchSize     int
+	completeOrder bool
+	points        string // normalised ポイント有効処理設定, "" when not stated
+}
+
+// NewDestination decodes a futureshop destination block and the job's
+// after_export body (nil when the job has none). It is the registry's
+// factory for the destination "futureshop".
+func NewDestination(body, afterExport hcl.Body, s *engine.Settings) (engine.Destination, hcl.Diagnostics) {
+	var ctx *hcl.EvalContext
+	if s != nil {
+		ctx = s.Eval
+	}
+	var creds credentials
+	diags := decodeBody(body, ctx, &creds)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	cfg, cdiags := creds.config(body)
+	diags = append(diags, cdiags...)
+
+	var dc destConfig
+	diags = append(diags, decodeBody(creds.Remain, ctx, &dc)...)
+	d := &destination{cfg: cfg, batchSize: maxOrdersPerUpdate}
+	if dc.BatchSize != nil {
+		if n := *dc.BatchSize; n < 1 || n > maxOrdersPerUpdate {
+			diags = append(diags, attrDiag(body, "batch_size", hcl.DiagError, "Invalid batch_size",
+				fmt.Sprintf("batch_size must be between 1 and %d: futureshop takes at most %d orders per call.", maxOrdersPerUpdate, maxOrdersPerUpdate)))
+		} else {
+			d.batchSize = n
+		}
+	}
+	if dc.PointsActivation != nil {
+		p, ok := normPoints(*dc.PointsActivation)
+		if !ok {
+			diags = append(diags, attrDiag(body, "points_activation", hcl.DiagError, "Invalid points_activation",
+				fmt.Sprintf("points_activation is the shop's ポイント有効処理設定: %q, %q or %q (or on_order, on_complete, on_ship).",
+					pointsOnOrder, pointsOnComplete, pointsOnShip)))
+		}
+		d.points = p
+	}
+	if afterExport != nil {
+		var ae afterExportConfig
+		diags = append(diags, decodeBody(afterExport, ctx, &ae)...)
+		d.completeOrder = ae.CompleteOrder
+	}
+	if msg := d.Caveat(); msg != "" {
+		diags = append(diags, attrDiag(body, "points_activation", hcl.DiagWarning, "Points need manual activation", msg))
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return d, diags
+}
+
+func (d *destination) Fields() []engine.Field {
+	unsent := "futureshop's 発送API has no confirmed key for the carrier (配送会社), so the value is accepted but not sent."
+	if carrierKey != "" {
+		unsent = ""
+	}
+	return []engine.Field{
+		{Name: fieldOrderNo, Kind: engine.String, Required: true, MaxBytes: maxOrderNoBytes,
+			Doc: "futureshop order number (受注コード)."},
+		{Name: fieldShipmentNo, Kind: engine.Int,
+			Doc: "Shipment number within the order; 1 when not mapped."},
+		{Name: fieldShippingDate, Kind: engine.Date,
+			Doc: "Ship date (出荷日); writing it marks the shipment 発送済み."},
+		{Name: fieldInvoiceNo, Kind: engine.String, MaxBytes: maxInvoiceNoBytes,
+			Doc: "Tracking number (お荷物伝票番号); full-width characters allowed."},
+		{Name: fieldExpectedArrival, Kind: engine.Date,
+			Doc: "Expected arrival date (到着予定日); \"\" clears it."},
+		{Name: fieldCarrier, Kind: engine.String, Unsent: unsent,
+			Doc: "Carrier (配送会社)."},
+	}
+}
+
+// Key is "orderNo/shipmentNo", the unit futureshop updates.
+func (d *destination) Key(values map[string]any) string {
+	no, _ := values[fieldOrderNo].(string)
+	sn, _ := shipmentNo(values)
+	return no + "/" + strconv.FormatInt(sn, 10)
+}
+
+func (d *destination) BatchSize() int { return d.batchSize }
+
+func (d *destination) Actions() []string {
+	if d.completeOrder {
+		return []string{ActionCompleteOrder}
+	}
+	return nil
+}
+
+// Caveat returns the points caveat, or "" when the job's status changes do
+// not need it. Writing a ship date moves a shipment to 発送済み, so a shop
+// activating points on shipping needs it even without complete_order.
+func (d *destination) Caveat() string {
+	switch {
+	case d.points == pointsOnComplete && d.completeOrder, d.points == pointsOnShip:
+		return fmt.Sprintf("ポイント有効処理設定が「%s」のため、APIによるステータス変更では購入者のポイントが有効になりません。対象の注文のポイントを手動で有効にしてください（推奨設定:「%s」） / "+
+			"the shop activates points %s: status changes made through the API do not activate the buyer's points, so activate them by hand for these orders (recommended setting: %s)",
+			d.points, pointsOnOrder, d.points, pointsOnOrder)
+	}
+	return ""
+}
+
+func (d *destination) Open(ctx context.Context) (engine.Conn, error) {
+	c, err := newClient(d.cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &conn{c: c, batchSize: d.batchSize}, nil
+}
+
+type conn struct {
+	c         *client
+	batchSize int
+}
+
+// shipmentNo reads shipment_no, 1 when unmapped.
+func shipmentNo(values map[string]any) (int64, bool) {
+	v, ok := values[fieldShipmentNo]
+	if !ok || v == nil {
+		return 1, true
+	}
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case float64:
+		if n == float64(int64(n)) {
+			return int64(n), true
+		}
+	case string:
+		i, err := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
+		return i, err == nil
+	}
+	return 0, false
+}
+
+var dateRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+
+// item is one payload as the 発送API receives it.
+type item struct {
+	idx        int
+	orderNo    string
+	shipmentNo int64
+	info       map[string]string
+}
+
+// buildItem turns a payload into an item. A key absent from the payload
+// is never sent: futureshop blanks a field sent as "".
+func buildItem(i int, p engine.Payload) (item, *engine.Result) {
+	fail := func(format string, a ...any) (item, *engine.Result) {
+		return item{}, &engine.Result{Code: "Invalid", Message: fmt.Sprintf(format, a...), Permanent: true}
+	}
+	no, _ := p.Values[fieldOrderNo].(string)
+	if no == "" {
+		return fail("order_no is empty")
+	}
+	if len(no) > maxOrderNoBytes {
+		return fail("order_no %q is %d bytes; futureshop allows %d", no, len(no), maxOrderNoBytes)
+	}
+	sn, ok := shipmentNo(p.Values)
+	if !ok || sn < 1 {
+		return fail("shipment_no %v is not a positive integer", p.Values[fieldShipmentNo])
+	}
+	it := item{idx: i, orderNo: no, shipmentNo: sn, info: map[string]string{}}
+	for _, f := range []struct {
+		field, key string
+		date       bool
+	}{
+		{fieldShippingDate, keyShippingDate, true},
+		{fieldInvoiceNo, keyInvoiceNo, false},
+		{fieldExpectedArrival, keyExpectedArrival, true},
+		{fieldCarrier, carrierKey, false},
+	} {
+		v, present := p.Values[f.field]
+		if !present || v == nil || f.key == "" {
+			continue
+		}
+		s, ok := v.(string)
+		if !ok {
+			if t, isTime := v.(time.Time); isTime && f.date {
+				s = t.Format(dateLayout)
+			} else {
+				return fail("%s: want a string, got %T", f.field, v)
+			}
+		}
+		if f.date && s != "" && !dateRE.MatchString(s) {
+			return fail("%s %q is not a yyyy-mm-dd date", f.field, s)
+		}
+		if f.field == fieldInvoiceNo && len(s) > maxInvoiceNoBytes {
+			return fail("invoice_no is %d bytes; futureshop allows %d", len(s), maxInvoiceNoBytes)
+		}
+		it.info[f.key] = s
+	}
+	return it, nil
+}
+
+// Write sends the batch to the 発送API, one call per batchSize orders, and
+// returns futureshop's verdict for every payload.
+func (c *conn) Write(ctx context.Context, batch []engine.Payload) ([]engine.Result, error) {
+	results := make([]engine.Result, len(batch))
+	var items []item
+	for i, p := range batch {
+		it, bad := buildItem(i, p)
+		if bad != nil {
+			results[i] = *bad
+			continue
+		}
+		items = append(items, it)
+	}
+	for _, chunk := range chunkByOrder(items, func(it item) string { return it.orderNo }, c.batchSize) {
+		if err := c.ship(ctx, chunk, results, true); err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+// chunkByOrder splits items into runs of at most n distinct orders, keeping
+// the shipments of one order in one call.
+func chunkByOrder[T any](items []T, orderNo func(T) string, n int) [][]T {
+	var chunks [][]T
+	var cur []T
+	seen := map[string]bool{}
+	for _, it := range items {
+		no := orderNo(it)
+		if !seen[no] && len(seen) == n {
+			chunks = append(chunks, cur)
+			cur, seen = nil, map[string]bool{}
+		}
+		seen[no] = true
+		cur = append(cur, it)
+	}
+	if len(cur) > 0 {
+		chunks = append(chunks, cur)
+	}
+	return chunks
+}
+
+// ship sends one 発送API call. When futureshop rejects the request for
+// errors that name orders (orderList[i]…), those orders fail permanently
+// and, if retry is set, the rest is sent again once.
+func (c *conn) ship(ctx context.Context, items []item, results []engine.Result, retry bool) error {
+	var req shippingRequest
+	pos := map[string]int{} // orderNo → index in req.OrderList
+	for _, it := range items {
+		i, ok := pos[it.orderNo]
+		if !ok {
+			i = len(req.OrderList)
+			pos[it.orderNo] = i
+			req.OrderList = append(req.OrderList, shippingOrder{OrderNo: it.orderNo})
+		}
+		req.OrderList[i].ShipmentList = append(req.OrderList[i].ShipmentList,
+			shippingShipment{ShipmentNo: it.shipmentNo, ShippingInfo: it.info})
+	}
+	resp, err := c.update(ctx, shippingStatusPath, req, len(req.OrderList))
+	if err != nil {
+		return err
+	}
+	if resp.rejected != nil {
+		bad := rejectedOrders(resp.body.Errors, len(req.OrderList))
+		if len(bad) == 0 || !retry {
+			return resp.rejected
+		}
+		var rest []item
+		for _, it := range items {
+			if e, ok := bad[pos[it.orderNo]]; ok {
+				results[it.idx] = engine.Result{Code: e.Code, Message: e.Message, Permanent: true}
+				continue
+			}
+			rest = append(rest, it)
+		}
+		if len(rest) == 0 {
+			return nil
+		}
+		return c.ship(ctx, rest, results, false)
+	}
+	for _, it := range items {
+		results[it.idx] = resp.result(it.orderNo)
+	}
+	return nil
+}
+
+// Apply runs a post-export action on payloads whose Write succeeded.
+func (c *conn) Apply(ctx context.Context, action string, batch []engine.Payload) ([]engine.Result, error) {
+	if action != ActionCompleteOrder {
+		return nil, fmt.Errorf("futureshop: unknown action %q", action)
+	}
+	results := make([]engine.Result, len(batch))
+	type ref struct {
+		idx     int
+		orderNo string
+	}
+	var refs []ref
+	for i, p := range batch {
+		no, _ := p.Values[fieldOrderNo].(string)
+		if no == "" {
+			results[i] = engine.Result{Code: "Invalid", Message: "order_no is empty", Permanent: true}
+			continue
+		}
+		refs = append(refs, ref{i, no})
+	}
+	for _, chunk := range chunkByOrder(refs, func(r ref) string { return r.orderNo }, c.batchSize) {
+		var req completeRequest
+		seen := map[string]bool{}
+		for _, r := range chunk {
+			if !seen[r.orderNo] {
+				seen[r.orderNo] = true
+				req.OrderList = append(req.OrderList, completeOrder{OrderNo: r.orderNo})
+			}
+		}
+		resp, err := c.update(ctx, completePath, req, len(req.OrderList))
+		if err != nil {
+			return nil, err
+		}
+		if resp.rejected != nil {
+			return nil, resp.rejected
+		}
+		for _, r := range chunk {
+			results[r.idx] = resp.result(r.orderNo)
+		}
+	}
+	return results, nil
+}
+
+func (c *conn) Close(ctx context.Context) error {
+	c.c.hc.CloseIdleConnections()
+	return nil
+}
+
+// updateResult is a parsed update response.
+type updateResult struct {
+	body     updateResponse
+	byOrder  map[string]orderResult
+	rejected *StatusError // the whole request was refused
+}
+
+// result is the verdict for one order. futureshop may list only failures,
+// so an order without its own result takes the request's status.
+func (u *updateResult) result(orderNo string) engine.Result {
+	if r, ok := u.byOrder[orderNo]; ok {
+		if r.Status == statusSuccess {
+			return engine.Result{OK: true}
+		}
+		return engine.Result{Code: r.Code, Message: r.Message, Permanent: permanentCodes[r.Code]}
+	}
+	if u.body.Status == statusSuccess || (u.body.Status == "" && len(u.body.Errors) == 0) {
+		return engine.Result{OK: true}
+	}
+	msg := "futureshop reported the request failed without a result for this order"
+	if len(u.body.Errors) > 0 {
+		msg += ": " + u.body.Errors[0].Code + " " + u.body.Errors[0].Message
+	}
+	return engine.Result{Code: "NoResult", Message: msg}
+}
+
+// update posts an update body and parses the response. Non-2xx answers
+// with a futureshop error body come back as rejected; anything else the
+// connector cannot read is an error.
+func (c *conn) update(ctx context.Context, path string, body any, orders int) (*updateResult, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("futureshop: encoding %s request: %w", path, err)
+	}
+	resp, err := c.c.call(ctx, http.MethodPost, c.c.endpoint(path, nil), b, orders)
+	if err != nil {
+		return nil, err
+	}
+	var u updateResult
+	perr := decodeJSON(resp.body, &u.body)
+	if resp.status < 200 || resp.status > 299 {
+		se := &StatusError{Method: http.MethodPost, Path: path, StatusCode: resp.status}
+		if perr == nil && len(u.body.Errors) > 0 {
+			se.Code, se.Message = u.body.Errors[0].Code, u.body.Errors[0].Message
+		}
+		if perr != nil || len(u.body.Results) == 0 {
+			u.rejected = se
+			if resp.status >= 500 || perr != nil {
+				return nil, se
+			}
+			return &u, nil
+		}
+	} else if perr != nil {
+		return nil, fmt.Errorf("futureshop POST %s: malformed response (the update may or may not have been applied): %w", path, perr)
+	}
+	u.byOrder = make(map[string]orderResult, len(u.body.Results))
+	for _, r := range u.body.Results {
+		u.byOrder[r.OrderNo] = r
+	}
+	return &u, nil
+}
+
+var orderPathRE = regexp.MustCompile(`^orderList\[(\d+)\]`)
+
+// rejectedOrders maps order indexes to the error naming them, when every
+// error names an order; otherwise it returns nil, since an error that names
+// no order means the whole request was wrong.
+func rejectedOrders(errs []apiError, n int) map[int]apiError {
+	bad := map[int]apiError{}
+	for _, e := range errs {
+		m := orderPathRE.FindStringSubmatch(e.Path)
+		if m == nil {
+			return nil
+		}
+		i, err := strconv.Atoi(m[1])
+		if err != nil || i >= n {
+			return nil
+		}
+		if _, dup := bad[i]; !dup {
+			bad[i] = e
+		}
+	}
+	return bad
+}

@@ -1,0 +1,345 @@
+package futureshop
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goqsync/runner/engine"
+	"github.com/hashicorp/hcl/v2"
+)
+
+// DefaultDays is how many days back the order search looks by default,
+// GoQ's 受注を取得する日数.
+const DefaultDays = 10
+
+type sourceConfig struct {
+	Days           *int    `hcl:"days,optional"`
+	ShippingStatus *string `hcl:"shipping_status,optional"`
+	PaymentStatus  *string `hcl:"payment_status,optional"`
+}
+
+// source is the order search: one record per product line.
+type source struct {
+	cfg            config
+	days           int
+	shippingStatus string
+	paymentStatus  string
+	loc            *time.Location
+	now            func() time.Time
+}
+
+// NewSource decodes a futureshop source block. It is the registry's
+// factory for the source "futureshop".
+func NewSource(body hcl.Body, s *engine.Settings) (engine.Source, hcl.Diagnostics) {
+	src := &source{days: DefaultDays, loc: jst, now: time.Now}
+	var ctx *hcl.EvalContext
+	if s != nil {
+		ctx = s.Eval
+		if s.Location != nil {
+			src.loc = s.Location
+		}
+		if s.Now != nil {
+			src.now = s.Now
+		}
+	}
+	var creds credentials
+	diags := decodeBody(body, ctx, &creds)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	cfg, cdiags := creds.config(body)
+	diags = append(diags, cdiags...)
+	src.cfg = cfg
+
+	var sc sourceConfig
+	diags = append(diags, decodeBody(creds.Remain, ctx, &sc)...)
+	if sc.Days != nil {
+		if *sc.Days < 0 {
+			diags = append(diags, attrDiag(body, "days", hcl.DiagError, "Invalid days", "days must be 0 or more."))
+		}
+		src.days = *sc.Days
+	}
+	for _, f := range []struct {
+		name  string
+		v     *string
+		valid []string
+		dst   *string
+	}{
+		{"shipping_status", sc.ShippingStatus, shippingStatuses, &src.shippingStatus},
+		{"payment_status", sc.PaymentStatus, paymentStatuses, &src.paymentStatus},
+	} {
+		if f.v == nil || *f.v == "" {
+			continue
+		}
+		if !slices.Contains(f.valid, *f.v) {
+			diags = append(diags, attrDiag(body, f.name, hcl.DiagError, "Invalid "+f.name,
+				fmt.Sprintf("%s must be one of %s.", f.name, strings.Join(f.valid, ", "))))
+		}
+		*f.dst = *f.v
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return src, diags
+}
+
+// jst is the zone of futureshop's timestamps, for jobs without a zone.
+var jst = time.FixedZone("JST", 9*60*60)
+
+// Record fields.
+var sourceFields = []engine.Field{
+	{Name: "order_no", Kind: engine.String, Doc: "Order number (受注コード)."},
+	{Name: "ordered_at", Kind: engine.Time, Doc: "Order date and time."},
+	{Name: "status", Kind: engine.String, Doc: "Order status as futureshop names it."},
+	{Name: "updated_at", Kind: engine.Time, Doc: "When the order last changed."},
+	{Name: "grand_total", Kind: engine.Int, Doc: "Order total in yen."},
+	{Name: "buyer_name", Kind: engine.String, Doc: "Buyer's name, family name first."},
+	{Name: "buyer_email", Kind: engine.String},
+	{Name: "buyer_phone", Kind: engine.String},
+	{Name: "buyer_zip", Kind: engine.String},
+	{Name: "buyer_address", Kind: engine.String, Doc: "Prefecture and address."},
+	{Name: "shipment_no", Kind: engine.Int},
+	{Name: "delivery_service", Kind: engine.String, Doc: "Delivery service name."},
+	{Name: "invoice_no", Kind: engine.String, Doc: "Tracking number."},
+	{Name: "shipping_date", Kind: engine.Date},
+	{Name: "expected_arrival", Kind: engine.Date},
+	{Name: "preferred_delivery_date", Kind: engine.Date},
+	{Name: "preferred_delivery_time", Kind: engine.String},
+	{Name: "line_no", Kind: engine.Int, Doc: "Product line within the order, from 1."},
+	{Name: "product_no", Kind: engine.String},
+	{Name: "sku_no", Kind: engine.String},
+	{Name: "product_name", Kind: engine.String},
+	{Name: "price", Kind: engine.Int, Doc: "Unit price without options."},
+	{Name: "count", Kind: engine.Int},
+	{Name: "option_price", Kind: engine.Int, Doc: "Sum of the line's option prices, per unit."},
+	{Name: "option_text", Kind: engine.String, Doc: `Options as "name:selection, …".`},
+}
+
+func (s *source) Fields() []engine.Field { return slices.Clone(sourceFields) }
+
+func (s *source) Label() string { return "order_no" }
+
+// Open starts the search over [local midnight of today−days, now].
+func (s *source) Open(ctx context.Context) (engine.Records, error) {
+	c, err := newClient(s.cfg)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().In(s.loc)
+	y, m, d := now.Date()
+	start := time.Date(y, m, d-s.days, 0, 0, 0, 0, s.loc)
+	// futureshop reads zone-less times as JST whatever the job's zone.
+	q := url.Values{
+		paramOrderDateStart: {start.In(jst).Format(timeLayout)},
+		paramOrderDateEnd:   {now.In(jst).Format(timeLayout)},
+	}
+	if s.shippingStatus != "" {
+		q.Set(paramShippingStatus, s.shippingStatus)
+	}
+	if s.paymentStatus != "" {
+		q.Set(paramPaymentStatus, s.paymentStatus)
+	}
+	if paramPageSize != "" {
+		q.Set(paramPageSize, strconv.Itoa(searchPageSize))
+	}
+	return &records{c: c, loc: s.loc, next: c.endpoint(searchPath, q), oi: -1}, nil
+}
+
+// records pages through the search lazily, one page in memory.
+type records struct {
+	c    *client
+	loc  *time.Location
+	next *url.URL // next page; nil after the last
+
+	orders []searchOrder
+	oi     int // current order
+	lines  []lineRef
+	li     int // next line of the current order
+}
+
+type lineRef struct {
+	shipment *searchShipment
+	product  *product // nil for an order without products
+}
+
+func (r *records) Next(ctx context.Context, rec engine.Record) (engine.Meta, error) {
+	for r.li >= len(r.lines) {
+		// Move to the next order, fetching pages as needed.
+		r.oi++
+		for r.oi >= len(r.orders) {
+			if r.next == nil {
+				return engine.Meta{}, io.EOF
+			}
+			if err := r.fetch(ctx); err != nil {
+				return engine.Meta{}, err
+			}
+		}
+		o := &r.orders[r.oi]
+		r.lines, r.li = nil, 0
+		for si := range o.ShipmentList {
+			sh := &o.ShipmentList[si]
+			for pi := range sh.ProductList {
+				r.lines = append(r.lines, lineRef{sh, &sh.ProductList[pi]})
+			}
+		}
+		if len(r.lines) == 0 {
+			// Keep an order without product lines visible as one record.
+			var sh *searchShipment
+			if len(o.ShipmentList) > 0 {
+				sh = &o.ShipmentList[0]
+			}
+			r.lines = []lineRef{{shipment: sh}}
+		}
+		if err := r.fillOrder(engine.Record{}, o); err != nil {
+			// The whole order is bad: report it once and skip its lines.
+			r.li = len(r.lines)
+			return engine.Meta{}, &engine.RecordError{Pos: "futureshop order " + o.OrderNo, Err: err}
+		}
+	}
+	o := &r.orders[r.oi]
+	l := r.lines[r.li]
+	r.li++
+	if err := r.fillOrder(rec, o); err != nil {
+		return engine.Meta{}, &engine.RecordError{Pos: "futureshop order " + o.OrderNo, Err: err}
+	}
+	pos := "futureshop order " + o.OrderNo
+	if l.shipment != nil {
+		sh := l.shipment
+		rec["shipment_no"] = sh.ShipmentNo
+		setString(rec, "delivery_service", sh.ShippingInfo.DeliveryServiceName)
+		setString(rec, "invoice_no", sh.ShippingInfo.InvoiceNo)
+		setString(rec, "preferred_delivery_time", sh.ShippingInfo.PreferredDeliveryTime)
+		for _, d := range []struct{ key, v string }{
+			{"shipping_date", sh.ShippingInfo.ShippingDate},
+			{"expected_arrival", sh.ShippingInfo.ExpectedArrival},
+			{"preferred_delivery_date", sh.ShippingInfo.PreferredDeliveryDate},
+		} {
+			if d.v == "" {
+				continue
+			}
+			t, err := time.ParseInLocation(dateLayout, d.v, r.loc)
+			if err != nil {
+				return engine.Meta{}, &engine.RecordError{Pos: pos, Err: fmt.Errorf("%s %q is not a yyyy-mm-dd date", d.key, d.v)}
+			}
+			rec[d.key] = t
+		}
+	}
+	if p := l.product; p != nil {
+		pos += " line " + strconv.Itoa(r.li)
+		rec["line_no"] = int64(r.li)
+		setString(rec, "product_no", p.ProductNo)
+		setString(rec, "sku_no", p.SkuNo)
+		setString(rec, "product_name", p.Name)
+		rec["price"] = p.Price
+		rec["count"] = p.Count
+		var sum int64
+		var texts []string
+		for _, op := range p.OptionPriceList {
+			sum += op.Price
+			texts = append(texts, op.Name+":"+op.SelectionName)
+		}
+		rec["option_price"] = sum
+		if len(texts) > 0 {
+			rec["option_text"] = strings.Join(texts, ", ")
+		}
+	}
+	return engine.Meta{Pos: pos}, nil
+}
+
+func (r *records) fillOrder(rec engine.Record, o *searchOrder) error {
+	rec["order_no"] = o.OrderNo
+	setString(rec, "status", o.Status)
+	rec["grand_total"] = o.GrandTotal
+	for _, t := range []struct{ key, v string }{{"ordered_at", o.Date}, {"updated_at", o.DateLastUpdated}} {
+		if t.v == "" {
+			continue
+		}
+		v, err := parseTime(t.v, r.loc)
+		if err != nil {
+			return fmt.Errorf("%s %q is not a yyyy-MM-ddTHH:mm:ss time", t.key, t.v)
+		}
+		rec[t.key] = v
+	}
+	b := o.BuyerInfo
+	setString(rec, "buyer_name", strings.TrimSpace(b.LastName+" "+b.FirstName))
+	setString(rec, "buyer_email", b.MailAddress)
+	setString(rec, "buyer_phone", b.PhoneNumber)
+	setString(rec, "buyer_zip", b.ZipCode)
+	setString(rec, "buyer_address", b.Prefecture+b.Address)
+	return nil
+}
+
+// parseTime reads futureshop's zone-less JST time and returns it in the
+// job's zone.
+func parseTime(s string, loc *time.Location) (time.Time, error) {
+	s = strings.Replace(s, " ", "T", 1)
+	t, err := time.ParseInLocation(timeLayout, s, jst)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t.In(loc), nil
+}
+
+// setString sets a string field, leaving "" unset.
+func setString(rec engine.Record, key, v string) {
+	if v != "" {
+		rec[key] = v
+	}
+}
+
+// fetch reads the next page and resolves its nextUrl.
+func (r *records) fetch(ctx context.Context) error {
+	u := r.next
+	resp, err := r.c.call(ctx, http.MethodGet, u, nil, 0)
+	if err != nil {
+		return err
+	}
+	if resp.status != http.StatusOK {
+		se := &StatusError{Method: http.MethodGet, Path: u.Path, StatusCode: resp.status}
+		var ur updateResponse
+		if decodeJSON(resp.body, &ur) == nil && len(ur.Errors) > 0 {
+			se.Code, se.Message = ur.Errors[0].Code, ur.Errors[0].Message
+		}
+		return se
+	}
+	var page searchResponse
+	if err := decodeJSON(resp.body, &page); err != nil {
+		return fmt.Errorf("futureshop GET %s: malformed response: %w", u.Path, err)
+	}
+	r.orders, r.oi = page.OrderList, 0
+	r.next = nil
+	if page.NextURL != "" {
+		next, err := r.resolve(u, page.NextURL)
+		if err != nil {
+			return err
+		}
+		r.next = next
+	}
+	return nil
+}
+
+// resolve resolves nextUrl against the page it came with, and refuses one
+// that leaves the configured host: the token must not go elsewhere.
+func (r *records) resolve(page *url.URL, next string) (*url.URL, error) {
+	ref, err := url.Parse(next)
+	if err != nil {
+		return nil, fmt.Errorf("futureshop GET %s: nextUrl is not a URL", page.Path)
+	}
+	u := page.ResolveReference(ref)
+	if u.Scheme != r.c.base.Scheme || u.Host != r.c.base.Host {
+		return nil, fmt.Errorf("futureshop GET %s: nextUrl points to another host (%s); refusing to send credentials there", page.Path, u.Host)
+	}
+	return u, nil
+}
+
+func (r *records) Close() error {
+	r.c.hc.CloseIdleConnections()
+	return nil
+}
