@@ -1,0 +1,370 @@
+package goq
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+
+	"github.com/goqsync/runner/engine"
+)
+
+// column is one field of the record schema and the header GoQ gives it by
+// default (the header of a stock カスタムCSV export, as in the shared
+// sample).
+type column struct {
+	field  string
+	header string
+	kind   engine.Kind
+	doc    string
+}
+
+// columns is the record schema. The field names are fixed: job files use
+// them in filters and mappings.
+var columns = [nCols]column{
+	{"goq_no", "GoQ番号", engine.String, "GoQ's internal order id"},
+	{"order_no", "受注番号", engine.String, "the store's order number (futureshop's 受注コード)"},
+	{"store", "販売店舗", engine.String, "the store the order came from, e.g. FutureShop 1号店"},
+	{"ordered_at", "注文日", engine.Time, "when the order was placed"},
+	{"status", "受注ステータス", engine.String, "GoQ order status (per account: 新規受付, キャンセル, ★発送済み…)"},
+	{"updated_at", "最終更新日時", engine.Time, "when the order last changed in GoQ"},
+	{"shipped_on", "出荷日", engine.Date, "ship date"},
+	{"carrier", "配送会社", engine.String, "carrier name"},
+	{"tracking_no", "お荷物伝票番号", engine.String, "tracking number(s); several are comma-separated"},
+	{"delivery_date", "お届け指定日", engine.Date, "delivery date the buyer asked for"},
+	{"delivery_time", "お届け時間帯", engine.String, "delivery time slot the buyer asked for"},
+	{"note", "備考", engine.String, "free-form note"},
+}
+
+const nCols = 12
+
+// Indexes into columns, for the fields the reader itself needs.
+const (
+	colOrderNo   = 1
+	colUpdatedAt = 5
+)
+
+// interned marks the columns whose values repeat across rows (a handful of
+// stores, statuses, carriers, dates); the reader caches their decoded and
+// boxed values so that a row costs no allocation for them.
+var interned = [nCols]bool{
+	2: true, 4: true, 6: true, 7: true, 9: true, 10: true,
+}
+
+// sourceConfig is the source block's body.
+type sourceConfig struct {
+	Path     *string  `hcl:"path,optional"`
+	Inbox    *string  `hcl:"inbox,optional"`
+	Archive  *string  `hcl:"archive,optional"`
+	Encoding *string  `hcl:"encoding,optional"`
+	Optional []string `hcl:"optional,optional"`
+	Columns  *struct {
+		Attrs hcl.Attributes `hcl:",remain"`
+	} `hcl:"columns,block"`
+}
+
+// Source reads GoQ カスタムCSV order exports. It implements engine.Source.
+type Source struct {
+	path     string // a file or a glob; empty with an inbox
+	inbox    string
+	archive  string
+	encoding string
+	headers  [nCols]string // header name per column
+	optional [nCols]bool
+	loc      *time.Location
+}
+
+// NewSource decodes a goq_csv source block:
+//
+//	source "goq_csv" {
+//	  path     = "exports/*.csv"   # a file or a glob; or inbox + archive
+//	  encoding = "auto"            # or "cp932", "shift_jis", "utf-8"
+//	  optional = ["note"]          # fields whose column may be missing
+//	  columns {                    # header names that differ from GoQ's defaults
+//	    tracking_no = "伝票番号"
+//	  }
+//	}
+func NewSource(body hcl.Body, s *engine.Settings) (engine.Source, hcl.Diagnostics) {
+	src, diags := newSource(body, s)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return src, diags
+}
+
+func newSource(body hcl.Body, s *engine.Settings) (*Source, hcl.Diagnostics) {
+	var cfg sourceConfig
+	diags := gohcl.DecodeBody(body, evalContext(s), &cfg)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	src := &Source{encoding: encAuto, loc: location(s)}
+	for i, c := range columns {
+		src.headers[i] = c.header
+	}
+
+	switch {
+	case cfg.Path != nil && cfg.Inbox != nil:
+		diags = append(diags, attrDiag(body, "inbox", "Conflicting inputs",
+			"A goq_csv source reads either path (a file or a glob) or inbox, not both."))
+	case cfg.Path != nil:
+		if *cfg.Path == "" {
+			diags = append(diags, attrDiag(body, "path", "Empty path", "path names a CSV file or a glob such as \"exports/*.csv\"."))
+		}
+		src.path = *cfg.Path
+	case cfg.Inbox != nil:
+		if *cfg.Inbox == "" {
+			diags = append(diags, attrDiag(body, "inbox", "Empty inbox", "inbox names a directory."))
+		}
+		src.inbox = *cfg.Inbox
+	default:
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing input",
+			Detail:   "A goq_csv source needs path (a file or a glob) or inbox and archive (directories).",
+			Subject:  body.MissingItemRange().Ptr(),
+		})
+	}
+	switch {
+	case cfg.Archive != nil && cfg.Inbox == nil:
+		diags = append(diags, attrDiag(body, "archive", "Archive without inbox",
+			"archive is where files of the inbox go once every order in them has a result; it needs inbox."))
+	case cfg.Inbox != nil && cfg.Archive == nil:
+		diags = append(diags, attrDiag(body, "inbox", "Missing archive",
+			"An inbox needs an archive directory: a file moves there once every order in it has a result."))
+	case cfg.Archive != nil:
+		src.archive = *cfg.Archive
+		if src.archive == "" || filepath.Clean(src.archive) == filepath.Clean(src.inbox) {
+			diags = append(diags, attrDiag(body, "archive", "Invalid archive",
+				"archive must be a directory other than the inbox."))
+		}
+	}
+
+	if cfg.Encoding != nil {
+		switch e := strings.ToLower(*cfg.Encoding); e {
+		case encAuto, encCP932, encSJIS, encUTF8:
+			src.encoding = e
+		case "utf8", "sjis", "windows-31j":
+			src.encoding = map[string]string{"utf8": encUTF8, "sjis": encSJIS, "windows-31j": encCP932}[e]
+		default:
+			diags = append(diags, attrDiag(body, "encoding", "Unknown encoding",
+				fmt.Sprintf("encoding %q is not one of \"auto\", \"cp932\", \"shift_jis\" or \"utf-8\".", *cfg.Encoding)))
+		}
+	}
+
+	for _, name := range cfg.Optional {
+		i := fieldIndex(name)
+		if i < 0 {
+			diags = append(diags, attrDiag(body, "optional", "Unknown field",
+				fmt.Sprintf("optional names %q, which is not a goq_csv field%s.", name, suggest(name))))
+			continue
+		}
+		if i == colOrderNo {
+			diags = append(diags, attrDiag(body, "optional", "Order number cannot be optional",
+				"order_no identifies every record; its column must be present."))
+			continue
+		}
+		src.optional[i] = true
+	}
+
+	if cfg.Columns != nil {
+		for name, attr := range cfg.Columns.Attrs {
+			i := fieldIndex(name)
+			if i < 0 {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Unknown field",
+					Detail:   fmt.Sprintf("%q is not a goq_csv field%s. The fields are %s.", name, suggest(name), fieldList()),
+					Subject:  attr.NameRange.Ptr(),
+				})
+				continue
+			}
+			var h string
+			d := gohcl.DecodeExpression(attr.Expr, evalContext(s), &h)
+			diags = append(diags, d...)
+			if d.HasErrors() {
+				continue
+			}
+			if strings.TrimSpace(h) == "" {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Empty header name",
+					Detail:   fmt.Sprintf("columns.%s must name the CSV header of the column.", name),
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+				continue
+			}
+			src.headers[i] = strings.TrimSpace(h)
+		}
+	}
+	return src, diags
+}
+
+// Fields implements engine.Source.
+func (s *Source) Fields() []engine.Field {
+	fs := make([]engine.Field, len(columns))
+	for i, c := range columns {
+		fs[i] = engine.Field{Name: c.field, Kind: c.kind, Doc: c.header + ": " + c.doc}
+	}
+	return fs
+}
+
+// Label implements engine.Source.
+func (s *Source) Label() string { return "order_no" }
+
+// Inputs lists the files the source would read now, in reading order
+// (sorted by name, which for GoQ's timestamped export names is also the
+// order they were exported in).
+func (s *Source) Inputs() ([]string, error) {
+	if s.inbox != "" {
+		ents, err := os.ReadDir(s.inbox)
+		if err != nil {
+			return nil, fmt.Errorf("read inbox: %w", err)
+		}
+		var files []string
+		for _, e := range ents {
+			// Dot files are exporters' temporaries; anything else that
+			// is not a CSV file is not ours to read.
+			n := e.Name()
+			if strings.HasPrefix(n, ".") || !strings.EqualFold(filepath.Ext(n), ".csv") || !e.Type().IsRegular() {
+				continue
+			}
+			files = append(files, filepath.Join(s.inbox, n))
+		}
+		return files, nil
+	}
+	if !hasMeta(s.path) {
+		if _, err := os.Stat(s.path); err != nil {
+			return nil, err
+		}
+		return []string{s.path}, nil
+	}
+	files, err := filepath.Glob(s.path)
+	if err != nil {
+		return nil, fmt.Errorf("path %q: %w", s.path, err)
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// Open implements engine.Source. It checks the header of every input file
+// before returning, so that a renamed or missing column stops the run
+// before any record is read. With several files it also reads the order
+// numbers and update times of all of them (see doc.go, "Overlapping
+// exports").
+func (s *Source) Open(ctx context.Context) (engine.Records, error) {
+	files, err := s.Inputs()
+	if err != nil {
+		return nil, fmt.Errorf("goq_csv: %w", err)
+	}
+	r := &Rows{src: s, files: files}
+	if len(files) > 1 {
+		if r.winners, err = s.findWinners(ctx, files); err != nil {
+			return nil, err
+		}
+	} else if len(files) == 1 {
+		// The single file's header is checked here rather than at the
+		// first Next, for the same reason as above.
+		if err := r.openFile(0); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func fieldIndex(name string) int {
+	for i, c := range columns {
+		if c.field == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func fieldList() string {
+	names := make([]string, len(columns))
+	for i, c := range columns {
+		names[i] = c.field
+	}
+	return strings.Join(names, ", ")
+}
+
+// suggest returns ` (did you mean "x"?)` for a near miss.
+func suggest(name string) string {
+	best, bestD := "", 3
+	for _, c := range columns {
+		if d := editDistance(name, c.field); d < bestD {
+			best, bestD = c.field, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
+
+func evalContext(s *engine.Settings) *hcl.EvalContext {
+	if s == nil {
+		return nil
+	}
+	return s.Eval
+}
+
+func location(s *engine.Settings) *time.Location {
+	if s != nil && s.Location != nil {
+		return s.Location
+	}
+	// The job language's default zone; GoQ writes Japanese local times.
+	if loc, err := time.LoadLocation("Asia/Tokyo"); err == nil {
+		return loc
+	}
+	return time.FixedZone("JST", 9*60*60)
+}
+
+func now(s *engine.Settings) time.Time {
+	if s != nil && s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// attrDiag is an error diagnostic pointing at the named attribute of body,
+// or at the body when the attribute is absent.
+func attrDiag(body hcl.Body, name, summary, detail string) *hcl.Diagnostic {
+	rng := body.MissingItemRange()
+	content, _, _ := body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: name}}})
+	if content != nil {
+		if a := content.Attributes[name]; a != nil {
+			rng = a.Expr.Range()
+		}
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: &rng}
+}

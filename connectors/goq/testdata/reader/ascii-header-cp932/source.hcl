@@ -1,0 +1,15 @@
+path = "late.csv"
+columns {
+  goq_no = "no"
+  order_no = "order"
+  store = "shop"
+  ordered_at = "ordered"
+  status = "status"
+  updated_at = "updated"
+  shipped_on = "shipped"
+  carrier = "carrier"
+  tracking_no = "tracking"
+  delivery_date = "ddate"
+  delivery_time = "dtime"
+  note = "memo"
+}

@@ -1,0 +1,2 @@
+path = "sample.csv"
+encoding = "utf-8"

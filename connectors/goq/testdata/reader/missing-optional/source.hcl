@@ -1,0 +1,2 @@
+path = "*.csv"
+optional = ["delivery_time", "note"]

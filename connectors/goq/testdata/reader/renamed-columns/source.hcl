@@ -1,0 +1,15 @@
+path = "custom.csv"
+columns {
+  tracking_no   = "伝票番号"
+  order_no      = "受注No"
+  store         = "店舗"
+  status        = "ステータス"
+  ordered_at    = "受注日時"
+  updated_at    = "更新日時"
+  shipped_on    = "発送日"
+  carrier       = "運送会社"
+  delivery_date = "指定日"
+  delivery_time = "指定時間"
+  note          = "社内メモ"
+  goq_no        = "GoQ管理番号"
+}
