@@ -1,0 +1,383 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/goqsync/runner/engine"
+)
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// jobFlags are the flags of every command that loads job files.
+type jobFlags struct {
+	vars, varFiles stringList
+	now            string
+	job            string
+	json           bool
+}
+
+func (c *cli) flagSet(name, args string, jf *jobFlags, withJob bool) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(c.stderr, "usage: runner %s [flags] %s\n", name, args)
+		fs.PrintDefaults()
+	}
+	if jf == nil {
+		return fs
+	}
+	fs.Var(&jf.vars, "var", "set a variable: -var name=value (repeatable)")
+	fs.Var(&jf.varFiles, "var-file", "read variables from an HCL file of name = value (repeatable)")
+	fs.StringVar(&jf.now, "now", "", "pin the clock, RFC 3339 (2026-11-28T10:00:00+09:00)")
+	fs.BoolVar(&jf.json, "json", false, "write JSON for machines")
+	if withJob {
+		fs.StringVar(&jf.job, "job", "", "the job to use when the files hold several")
+	}
+	return fs
+}
+
+// load reads job files and prints their diagnostics. ok is false when
+// there were errors.
+func (c *cli) load(paths []string, jf *jobFlags, quiet bool) (*engine.Config, hcl.Diagnostics, bool) {
+	opts := engine.LoadOptions{Registry: registry(), Vars: jf.vars, VarFiles: jf.varFiles, LookupEnv: c.lookupEnv}
+	if jf.now != "" {
+		now, err := time.Parse(time.RFC3339, jf.now)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "runner: -now %q: want RFC 3339, such as 2026-11-28T10:00:00+09:00\n", jf.now)
+			return nil, nil, false
+		}
+		opts.Now = now
+	}
+	cfg, diags := engine.Load(paths, opts)
+	if !quiet {
+		c.writeDiags(cfg, diags)
+	}
+	return cfg, diags, !diags.HasErrors()
+}
+
+func (c *cli) writeDiags(cfg *engine.Config, diags hcl.Diagnostics) {
+	if len(diags) == 0 {
+		return
+	}
+	cfg.DiagWriter().WriteText(c.stderr, diags)
+	if v, _ := c.lookupEnv("GITHUB_ACTIONS"); v == "true" {
+		engine.WriteGitHub(c.stdout, diags)
+	}
+}
+
+func (c *cli) validate(ctx context.Context, args []string) int {
+	var jf jobFlags
+	fs := c.flagSet("validate", "[PATH...]", &jf, false)
+	strict := fs.Bool("strict", false, "treat warnings as errors")
+	if fs.Parse(args) != nil {
+		return exitConfig
+	}
+	paths := fs.Args()
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
+	cfg, diags, ok := c.load(paths, &jf, jf.json)
+	warnings := 0
+	for _, d := range diags {
+		if d.Severity == hcl.DiagWarning {
+			warnings++
+		}
+	}
+	if *strict && warnings > 0 {
+		ok = false
+	}
+	if cfg == nil {
+		return exitFailed
+	}
+	if jf.json {
+		type jobInfo struct {
+			Name        string   `json:"name"`
+			Source      string   `json:"source"`
+			Destination string   `json:"destination"`
+			Schedule    string   `json:"schedule,omitempty"`
+			TimeZone    string   `json:"time_zone"`
+			Filters     []string `json:"filters"`
+			Mappings    []string `json:"mappings"`
+			Actions     []string `json:"after_export"`
+		}
+		out := struct {
+			Valid       bool              `json:"valid"`
+			Errors      int               `json:"error_count"`
+			Warnings    int               `json:"warning_count"`
+			Diagnostics []engine.JSONDiag `json:"diagnostics"`
+			Jobs        []jobInfo         `json:"jobs"`
+		}{Valid: ok, Errors: len(diags.Errs()), Warnings: warnings, Diagnostics: engine.JSONDiags(diags), Jobs: []jobInfo{}}
+		for _, j := range cfg.Jobs {
+			info := jobInfo{Name: j.Name, Source: j.SourceType, Destination: j.DestType, Schedule: j.ScheduleText, TimeZone: j.Location.String(), Filters: []string{}, Mappings: []string{}, Actions: []string{}}
+			for _, f := range j.Filters {
+				info.Filters = append(info.Filters, f.Name)
+			}
+			for _, m := range j.Mappings {
+				info.Mappings = append(info.Mappings, m.Field.Name)
+			}
+			if j.Dest != nil {
+				info.Actions = append(info.Actions, j.Dest.Actions()...)
+			}
+			out.Jobs = append(out.Jobs, info)
+		}
+		engine.WriteJSON(c.stdout, out)
+		if v, _ := c.lookupEnv("GITHUB_ACTIONS"); v == "true" {
+			engine.WriteGitHub(c.stderr, diags)
+		}
+	} else if ok {
+		fmt.Fprintf(c.stdout, "valid: %d job(s) in %s", len(cfg.Jobs), strings.Join(paths, " "))
+		if warnings > 0 {
+			fmt.Fprintf(c.stdout, ", %d warning(s)", warnings)
+		}
+		fmt.Fprintln(c.stdout)
+	}
+	if !ok {
+		return exitFailed
+	}
+	return exitOK
+}
+
+func (c *cli) fmt(ctx context.Context, args []string) int {
+	fs := c.flagSet("fmt", "[PATH...]", nil, false)
+	check := fs.Bool("check", false, "only report files that are not formatted; exit 1 if any")
+	diff := fs.Bool("diff", false, "print the changes as a unified diff")
+	if fs.Parse(args) != nil {
+		return exitConfig
+	}
+	paths := fs.Args()
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
+	files, err := fmtFiles(paths)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "runner fmt: %v\n", err)
+		return exitConfig
+	}
+	code := exitOK
+	for _, name := range files {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "runner fmt: %v\n", err)
+			code = exitFailed
+			continue
+		}
+		out, diags := engine.Format(src, name)
+		if diags.HasErrors() {
+			(&engine.DiagWriter{Files: map[string]*hcl.File{name: {Bytes: src}}}).WriteText(c.stderr, diags)
+			fmt.Fprintf(c.stderr, "runner fmt: %s does not parse; not formatted\n", name)
+			code = exitFailed
+			continue
+		}
+		if bytes.Equal(src, out) {
+			continue
+		}
+		if *diff {
+			ud, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+				A: difflib.SplitLines(string(src)), B: difflib.SplitLines(string(out)),
+				FromFile: name, ToFile: name + " (formatted)", Context: 3,
+			})
+			fmt.Fprint(c.stdout, ud)
+		}
+		if *check {
+			fmt.Fprintln(c.stdout, name)
+			code = exitFailed
+			continue
+		}
+		if !*diff {
+			if err := writeFileAtomic(name, out); err != nil {
+				fmt.Fprintf(c.stderr, "runner fmt: %v\n", err)
+				code = exitFailed
+				continue
+			}
+			fmt.Fprintln(c.stdout, name)
+		}
+	}
+	return code
+}
+
+// fmtFiles is like engine.ExpandPaths but keeps variable files, which are
+// HCL too.
+func fmtFiles(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if !e.IsDir() && strings.HasSuffix(e.Name(), ".hcl") {
+				out = append(out, p+string(os.PathSeparator)+e.Name())
+			}
+		}
+	}
+	return out, nil
+}
+
+// writeFileAtomic replaces name without a moment where it is half written.
+func writeFileAtomic(name string, data []byte) error {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return err
+	}
+	tmp := name + ".fmt-tmp"
+	if err := os.WriteFile(tmp, data, fi.Mode().Perm()); err != nil {
+		return err
+	}
+	return os.Rename(tmp, name)
+}
+
+// pickJobs returns the job named by -job, or every job.
+func (c *cli) pickJobs(cfg *engine.Config, name string) ([]*engine.Job, bool) {
+	if name == "" {
+		return cfg.Jobs, true
+	}
+	if j, ok := cfg.Job(name); ok {
+		return []*engine.Job{j}, true
+	}
+	var names []string
+	for _, j := range cfg.Jobs {
+		names = append(names, j.Name)
+	}
+	msg := fmt.Sprintf("runner: no job %q in these files (jobs: %s)", name, strings.Join(names, ", "))
+	if s := engine.Suggest(name, names); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	fmt.Fprintln(c.stderr, msg)
+	return nil, false
+}
+
+func (c *cli) plan(ctx context.Context, args []string) int {
+	var jf jobFlags
+	fs := c.flagSet("plan", "PATH...", &jf, true)
+	if fs.Parse(args) != nil {
+		return exitConfig
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return exitConfig
+	}
+	cfg, _, ok := c.load(fs.Args(), &jf, false)
+	if !ok {
+		return exitConfig
+	}
+	jobs, ok := c.pickJobs(cfg, jf.job)
+	if !ok {
+		return exitConfig
+	}
+	code := exitOK
+	for _, j := range jobs {
+		if diags := cfg.CheckRunnable(j, false); diags.HasErrors() {
+			c.writeDiags(cfg, diags)
+			return exitConfig
+		}
+		j.SetNow(time.Now())
+		if _, err := j.Plan(ctx, c.stdout, engine.PlanOptions{JSON: jf.json}); err != nil {
+			fmt.Fprintf(c.stderr, "runner plan: job %q: %v\n", j.Name, err)
+			code = exitFailed
+		}
+	}
+	return code
+}
+
+func (c *cli) run(ctx context.Context, args []string) int {
+	var jf jobFlags
+	fs := c.flagSet("run", "PATH...", &jf, true)
+	force := fs.Bool("force", false, "send records even when the last export already sent the same values")
+	if fs.Parse(args) != nil {
+		return exitConfig
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return exitConfig
+	}
+	cfg, _, ok := c.load(fs.Args(), &jf, false)
+	if !ok {
+		return exitConfig
+	}
+	jobs, ok := c.pickJobs(cfg, jf.job)
+	if !ok {
+		return exitConfig
+	}
+	for _, j := range jobs {
+		if diags := cfg.CheckRunnable(j, true); diags.HasErrors() {
+			c.writeDiags(cfg, diags)
+			return exitConfig
+		}
+	}
+	stop := c.interrupt
+	if stop == nil {
+		stop = interruptChannel(c.stderr)
+	}
+	ctx, span := engine.StartTrace(ctx, "run")
+	defer span.End()
+	code := exitOK
+	var sums []engine.RunSummary
+	for _, j := range jobs {
+		sum, err := j.Run(ctx, engine.RunOptions{Trigger: "cli", Force: *force, Stop: stop, Log: c.stderr})
+		sums = append(sums, sum)
+		if !jf.json {
+			printSummary(c.stdout, sum)
+		}
+		switch {
+		case err != nil:
+			fmt.Fprintf(c.stderr, "runner run: job %q: %v\n", j.Name, err)
+			code = exitFailed
+		case sum.Interrupted:
+			code = exitInterrupted
+		case !sum.Succeeded() && code == exitOK:
+			code = exitFailed
+		}
+		if code == exitInterrupted {
+			break
+		}
+	}
+	if jf.json {
+		engine.WriteJSON(c.stdout, sums)
+	}
+	return code
+}
+
+func printSummary(w interface{ Write([]byte) (int, error) }, s engine.RunSummary) {
+	fmt.Fprintf(w, "Job %q (now %s): %d read, %d sent in %d batch(es): %d ok, %d failed; %d excluded",
+		s.Job, s.Now.Format(time.RFC3339), s.Counts.Read, s.Counts.Send, s.Batches, s.OK, s.Failed, s.Counts.Excluded)
+	if s.Counts.Unchanged > 0 {
+		fmt.Fprintf(w, ", %d unchanged", s.Counts.Unchanged)
+	}
+	if s.Counts.Parked > 0 {
+		fmt.Fprintf(w, ", %d parked", s.Counts.Parked)
+	}
+	if s.Counts.Skipped > 0 {
+		fmt.Fprintf(w, ", %d skipped", s.Counts.Skipped)
+	}
+	fmt.Fprintf(w, ", %d bad record(s).\n", s.Counts.Errors)
+	for _, a := range sortedKeys(s.Actions) {
+		fmt.Fprintf(w, "  after export: %s done for %d record(s)\n", a, s.Actions[a])
+	}
+	if len(s.CaveatKeys) > 0 {
+		fmt.Fprintf(w, "  caveat: %s\n    %s\n", s.Caveat, strings.Join(s.CaveatKeys, " "))
+	}
+	if s.Interrupted {
+		fmt.Fprintf(w, "  interrupted: the batch in flight finished; %d record(s) read but not sent\n", s.NotSent)
+	}
+}

@@ -1,0 +1,113 @@
+// Command runner validates, formats, plans and runs HCL job files that
+// move order data between GoQSystem and futureshop.
+//
+// main only wires things up: flags, settings from the environment,
+// tracing, and the connectors the engine may use.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+
+	"github.com/goqsync/runner/connectors/futureshop"
+	"github.com/goqsync/runner/connectors/goq"
+	"github.com/goqsync/runner/engine"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitFailed      = 1 // invalid files (validate), or a record failed (run)
+	exitConfig      = 2 // the job files or flags are wrong
+	exitInterrupted = 130
+)
+
+func main() {
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer cancel()
+	os.Exit(runMain(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv))
+}
+
+// registry lists every connector a job file may name.
+func registry() *engine.Registry {
+	r := engine.NewRegistry()
+	goq.Register(r)
+	futureshop.Register(r)
+	return r
+}
+
+// cli is one invocation: its streams and environment, so tests can run
+// the whole command in-process.
+type cli struct {
+	stdout, stderr io.Writer
+	lookupEnv      func(string) (string, bool)
+	// interrupt is closed on Ctrl-C; a run finishes its batch in flight.
+	interrupt <-chan struct{}
+}
+
+func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
+	c := &cli{stdout: stdout, stderr: stderr, lookupEnv: lookupEnv}
+	if len(args) == 0 {
+		c.usage()
+		return exitConfig
+	}
+	cmd, rest := args[0], args[1:]
+	commands := map[string]func(context.Context, []string) int{
+		"validate": c.validate,
+		"fmt":      c.fmt,
+		"plan":     c.plan,
+		"run":      c.run,
+	}
+	f, ok := commands[cmd]
+	switch {
+	case cmd == "help" || cmd == "-h" || cmd == "-help" || cmd == "--help":
+		c.usage()
+		return exitOK
+	case !ok:
+		fmt.Fprintf(stderr, "runner: unknown command %q", cmd)
+		if s := engine.Suggest(cmd, sortedKeys(commands)); s != "" {
+			fmt.Fprintf(stderr, "; did you mean %q?", s)
+		}
+		fmt.Fprintln(stderr)
+		c.usage()
+		return exitConfig
+	}
+	shutdown, err := setupTracing(ctx, lookupEnv, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "runner: tracing: %v\n", err)
+		return exitConfig
+	}
+	defer func() {
+		if err := shutdown(context.WithoutCancel(ctx)); err != nil {
+			fmt.Fprintf(stderr, "runner: tracing: %v\n", err)
+		}
+	}()
+	return f(ctx, rest)
+}
+
+func (c *cli) usage() {
+	fmt.Fprint(c.stderr, `usage: runner COMMAND [flags] [PATH...]
+
+commands:
+  validate [PATH...]        check job files (default: the current directory)
+  fmt [PATH...]             rewrite job files in canonical form (-check, -diff)
+  plan [-job NAME] PATH     show what a run would send, record by record
+  run [-job NAME] PATH      send it, then apply the post-export actions
+
+Flags come before paths; "runner COMMAND -h" lists a command's flags.
+`)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,228 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+)
+
+// Status is what happens to one source record.
+type Status int
+
+const (
+	Send      Status = iota + 1 // passes every filter; its payload goes out
+	Excluded                    // a filter rejected it
+	Skipped                     // the source says not to process it (superseded)
+	Invalid                     // a bad source row or a mapping error
+	Unchanged                   // the destination already has this exact payload
+	Parked                      // failed permanently before; waits for runner retry
+)
+
+func (s Status) String() string {
+	switch s {
+	case Send:
+		return "send"
+	case Excluded:
+		return "excluded"
+	case Skipped:
+		return "skipped"
+	case Invalid:
+		return "error"
+	case Unchanged:
+		return "unchanged"
+	case Parked:
+		return "parked"
+	}
+	return "unknown"
+}
+
+// Item is one source record's fate.
+type Item struct {
+	Pos     string
+	Label   string // the record's label field (an order number), when known
+	Status  Status
+	Filter  string // the filter that excluded it
+	Reason  string // why it was skipped or invalid
+	Stage   string // where an invalid record failed: "source", "filter" or "map"
+	Payload Payload
+}
+
+// evaluator runs a job's compiled filters and mappings over records. It
+// reuses one record map and one VM, so a record costs little more than
+// the expressions themselves.
+type evaluator struct {
+	j   *Job
+	vm  vm.VM
+	rec Record
+}
+
+func (j *Job) newEvaluator() *evaluator {
+	return &evaluator{j: j, rec: Record{}}
+}
+
+// next reads the next record into it. It returns io.EOF at the end.
+func (e *evaluator) next(ctx context.Context, recs Records, it *Item) error {
+	clear(e.rec)
+	meta, err := recs.Next(ctx, e.rec)
+	*it = Item{Pos: meta.Pos}
+	var rerr *RecordError
+	switch {
+	case errors.As(err, &rerr):
+		it.Status, it.Pos, it.Reason, it.Stage = Invalid, rerr.Pos, rerr.Err.Error(), "source"
+		return nil
+	case err != nil:
+		return err
+	}
+	if l, ok := e.rec[e.j.Source.Label()].(string); ok {
+		it.Label = l
+	}
+	if meta.Skip != "" {
+		it.Status, it.Reason = Skipped, meta.Skip
+		return nil
+	}
+	e.rec["vars"] = e.j.vars
+	e.eval(it)
+	return nil
+}
+
+// eval applies filters and mappings to e.rec.
+func (e *evaluator) eval(it *Item) {
+	j := e.j
+	for _, f := range j.Filters {
+		out, err := e.vm.Run(f.prog, map[string]any(e.rec))
+		if err != nil {
+			it.Status, it.Reason, it.Stage = Invalid, fmt.Sprintf("filter %q: %v", f.Name, err), "filter"
+			return
+		}
+		if ok, _ := out.(bool); !ok {
+			it.Status, it.Filter = Excluded, f.Name
+			return
+		}
+	}
+	values := make(map[string]any, len(j.Mappings))
+	for _, m := range j.Mappings {
+		out, err := e.vm.Run(m.prog, map[string]any(e.rec))
+		if err != nil {
+			it.Status, it.Reason, it.Stage = Invalid, fmt.Sprintf("%s: %v", m.Field.Name, err), "map"
+			return
+		}
+		if out == nil {
+			if m.Field.Required {
+				it.Status, it.Stage, it.Reason = Invalid, "map", fmt.Sprintf("%s: %q gave no value, and %s requires one", m.Field.Name, m.Expr, j.DestType)
+				return
+			}
+			continue // unset: the key is not sent, so nothing is blanked
+		}
+		v, err := canonical(out, m.Field, j.Location)
+		if err != nil {
+			it.Status, it.Reason, it.Stage = Invalid, fmt.Sprintf("%s: %v", m.Field.Name, err), "map"
+			return
+		}
+		values[m.Field.Name] = v
+	}
+	it.Status = Send
+	it.Payload = Payload{Key: j.Dest.Key(values), Pos: it.Pos, Values: values}
+}
+
+// canonical converts an expression's value to the payload form of f's kind
+// and checks f's limits.
+func canonical(v any, f Field, loc *time.Location) (any, error) {
+	switch f.Kind {
+	case String:
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("want a string, got %v (%T)", v, v)
+		}
+		if f.MaxBytes > 0 && len(s) > f.MaxBytes {
+			return nil, fmt.Errorf("%q is %d bytes, over the limit of %d", s, len(s), f.MaxBytes)
+		}
+		return s, nil
+	case Date:
+		switch d := v.(type) {
+		case time.Time:
+			return d.In(loc).Format("2006-01-02"), nil
+		case string:
+			if d == "" {
+				return "", nil
+			}
+			t, err := ParseTime(d, loc)
+			if err != nil {
+				return nil, err
+			}
+			return t.Format("2006-01-02"), nil
+		}
+		return nil, fmt.Errorf("want a date, got %v (%T)", v, v)
+	case Time:
+		if t, ok := v.(time.Time); ok {
+			return t.In(loc), nil
+		}
+		return nil, fmt.Errorf("want a time, got %v (%T)", v, v)
+	case Int:
+		switch n := v.(type) {
+		case int:
+			return int64(n), nil
+		case int64:
+			return n, nil
+		case float64:
+			if n == math.Trunc(n) {
+				return int64(n), nil
+			}
+		}
+		return nil, fmt.Errorf("want a whole number, got %v (%T)", v, v)
+	case Float:
+		switch n := v.(type) {
+		case int:
+			return float64(n), nil
+		case int64:
+			return float64(n), nil
+		case float64:
+			return n, nil
+		}
+		return nil, fmt.Errorf("want a number, got %v (%T)", v, v)
+	case Bool:
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+		return nil, fmt.Errorf("want true or false, got %v (%T)", v, v)
+	}
+	return nil, fmt.Errorf("field kind %s is not supported", f.Kind)
+}
+
+// SetNow sets the job's clock for the next plan or run: the pinned time
+// when the job was loaded with one, else now.
+func (j *Job) SetNow(now time.Time) {
+	if !j.pinned.IsZero() {
+		now = j.pinned
+	}
+	j.clock.set(now)
+}
+
+// Now is the job's current clock.
+func (j *Job) Now() time.Time { return j.clock.now }
+
+// each streams every source record through filters and mappings.
+func (j *Job) each(ctx context.Context, fn func(*Item) error) error {
+	recs, err := j.Source.Open(ctx)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", j.SourceType, err)
+	}
+	defer recs.Close()
+	e := j.newEvaluator()
+	var it Item
+	for {
+		if err := e.next(ctx, recs, &it); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return fmt.Errorf("source %s: %w", j.SourceType, err)
+		}
+		if err := fn(&it); err != nil {
+			return err
+		}
+	}
+}

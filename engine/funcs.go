@@ -1,0 +1,175 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"golang.org/x/text/width"
+)
+
+// clock is a job's notion of "now". Every helper that depends on the date
+// reads it, so a pinned now (the -now flag) makes plans reproducible.
+type clock struct {
+	now   time.Time
+	loc   *time.Location
+	today time.Time // midnight of now's date in loc
+}
+
+func (c *clock) set(now time.Time) {
+	c.now = now.In(c.loc)
+	y, m, d := c.now.Date()
+	c.today = time.Date(y, m, d, 0, 0, 0, 0, c.loc)
+}
+
+// localDate returns midnight of t's calendar date in the job's zone.
+func (c *clock) localDate(t time.Time) time.Time {
+	y, m, d := t.In(c.loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, c.loc)
+}
+
+// daysSince counts calendar days from t's local date to today.
+func (c *clock) daysSince(t time.Time) int {
+	// Dates at local midnight differ by whole days except across DST
+	// changes; rounding absorbs the hour.
+	return int(c.today.Sub(c.localDate(t)).Round(24*time.Hour) / (24 * time.Hour))
+}
+
+// dateLayouts are the date and time shapes GoQ templates and futureshop produce.
+var dateLayouts = []string{
+	"2006-01-02",
+	"2006/01/02",
+	"2006-01-02 15:04:05",
+	"2006/01/02 15:04:05",
+	"2006-01-02 15:04",
+	"2006/01/02 15:04",
+	"2006-01-02T15:04:05",
+	"2006/1/2",
+	"2006-1-2",
+	"20060102",
+}
+
+// ParseTime reads a date or timestamp in one of the shapes GoQ and
+// futureshop use, in loc. RFC 3339 (with a zone) is accepted too.
+func ParseTime(s string, loc *time.Location) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	for _, layout := range dateLayouts {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.In(loc), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date (want yyyy-mm-dd or yyyy/mm/dd, with an optional hh:mm[:ss])", s)
+}
+
+// funcDoc lists the helpers for suggestions and the README.
+var funcDoc = map[string]string{
+	"within_days": "within_days(t, n): t's local date is on or after today − n days",
+	"days_since":  "days_since(t): calendar days from t's local date to today",
+	"ymd":         "ymd(t): t's local date as yyyy-mm-dd",
+	"date":        "date(s): parse yyyy-mm-dd or yyyy/mm/dd [hh:mm[:ss]] in the job's zone",
+	"now":         "now(): the run's clock (pinned by -now)",
+	"today":       "today(): midnight of today in the job's zone",
+	"coalesce":    "coalesce(a, b, ...): the first argument that is set and not empty, else the last set one (so a '' fallback clears)",
+	"hankaku":     "hankaku(s): full-width letters, digits and symbols to half-width",
+	"first":       "first(s): the first item of a comma-separated cell, trimmed",
+}
+
+// exprOptions returns the helper functions bound to c, and disables
+// expr's own clock functions, which would ignore a pinned now and the
+// job's zone.
+func exprOptions(c *clock) []expr.Option {
+	return []expr.Option{
+		expr.DisableBuiltin("now"),
+		expr.DisableBuiltin("date"),
+		expr.Function("within_days", func(p ...any) (any, error) {
+			t, ok := p[0].(time.Time)
+			if !ok {
+				return false, nil // unset is never within
+			}
+			n, err := toInt(p[1])
+			if err != nil {
+				return nil, err
+			}
+			return !c.localDate(t).Before(c.today.AddDate(0, 0, -n)), nil
+		}, new(func(time.Time, int) bool)),
+		expr.Function("days_since", func(p ...any) (any, error) {
+			t, ok := p[0].(time.Time)
+			if !ok {
+				return nil, nil
+			}
+			return c.daysSince(t), nil
+		}, new(func(time.Time) int)),
+		expr.Function("ymd", func(p ...any) (any, error) {
+			t, ok := p[0].(time.Time)
+			if !ok {
+				return nil, nil
+			}
+			return t.In(c.loc).Format("2006-01-02"), nil
+		}, new(func(time.Time) string)),
+		expr.Function("date", func(p ...any) (any, error) {
+			s, ok := p[0].(string)
+			if !ok || s == "" {
+				return nil, nil
+			}
+			return ParseTime(s, c.loc)
+		}, new(func(string) time.Time)),
+		expr.Function("now", func(p ...any) (any, error) {
+			return c.now, nil
+		}, new(func() time.Time)),
+		expr.Function("today", func(p ...any) (any, error) {
+			return c.today, nil
+		}, new(func() time.Time)),
+		expr.Function("coalesce", func(p ...any) (any, error) {
+			var last any
+			for _, v := range p {
+				if v == nil {
+					continue
+				}
+				last = v
+				if s, ok := v.(string); ok && s == "" {
+					continue
+				}
+				return v, nil
+			}
+			// Nothing set and non-empty: an explicit '' fallback stands.
+			return last, nil
+		}),
+		expr.Function("hankaku", func(p ...any) (any, error) {
+			s, ok := p[0].(string)
+			if !ok {
+				return nil, nil
+			}
+			return width.Narrow.String(s), nil
+		}, new(func(string) string)),
+		expr.Function("first", func(p ...any) (any, error) {
+			s, ok := p[0].(string)
+			if !ok {
+				return nil, nil
+			}
+			if i := strings.IndexAny(s, ",、，"); i >= 0 {
+				s = s[:i]
+			}
+			s = strings.TrimSpace(s)
+			if s == "" {
+				return nil, nil
+			}
+			return s, nil
+		}, new(func(string) string)),
+	}
+}
+
+func toInt(v any) (int, error) {
+	switch n := v.(type) {
+	case int:
+		return n, nil
+	case int64:
+		return int(n), nil
+	case float64:
+		return int(n), nil
+	}
+	return 0, fmt.Errorf("want a whole number of days, got %T", v)
+}

@@ -1,0 +1,252 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Counts tallies records by status.
+type Counts struct {
+	Read      int `json:"read"`
+	Send      int `json:"send"`
+	Excluded  int `json:"excluded"`
+	Skipped   int `json:"skipped"`
+	Errors    int `json:"errors"`
+	Unchanged int `json:"unchanged"`
+	Parked    int `json:"parked"`
+}
+
+func (c *Counts) add(s Status) {
+	c.Read++
+	switch s {
+	case Send:
+		c.Send++
+	case Excluded:
+		c.Excluded++
+	case Skipped:
+		c.Skipped++
+	case Invalid:
+		c.Errors++
+	case Unchanged:
+		c.Unchanged++
+	case Parked:
+		c.Parked++
+	}
+}
+
+// PlanOptions says how to write a plan.
+type PlanOptions struct {
+	JSON bool
+	// Ledger, when set, marks records whose payload the destination
+	// already has as unchanged, and parked ones as parked.
+	Ledger Ledger
+	Force  bool
+}
+
+// Plan reads the job's source and writes, for every record, whether it
+// would be sent (with the exact payload) or why not. It writes nothing to
+// the destination and needs none of its credentials.
+func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, error) {
+	var counts Counts
+	var caveated []string
+	cav := j.caveat()
+	pw := &planWriter{w: w, j: j, json: opts.JSON}
+	pw.begin()
+	var pending []Item
+	flush := func() error {
+		if err := j.markKnown(ctx, opts.Ledger, opts.Force, pending); err != nil {
+			return err
+		}
+		for i := range pending {
+			it := &pending[i]
+			counts.add(it.Status)
+			if it.Status == Send && cav != "" {
+				caveated = append(caveated, it.Payload.Key)
+			}
+			pw.item(it)
+		}
+		pending = pending[:0]
+		return nil
+	}
+	err := j.each(ctx, func(it *Item) error {
+		pending = append(pending, *it)
+		if len(pending) >= 100 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return counts, err
+	}
+	pw.end(counts, cav, caveated)
+	return counts, pw.err
+}
+
+func (j *Job) caveat() string {
+	if c, ok := j.Dest.(Caveater); ok && len(j.Dest.Actions()) > 0 {
+		return c.Caveat()
+	}
+	return ""
+}
+
+type planWriter struct {
+	w     io.Writer
+	j     *Job
+	json  bool
+	first bool
+	err   error
+}
+
+func (p *planWriter) printf(format string, args ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintf(p.w, format, args...)
+	}
+}
+
+func (p *planWriter) begin() {
+	j := p.j
+	if p.json {
+		head, _ := json.Marshal(map[string]any{
+			"job": j.Name, "source": j.SourceType, "destination": j.DestType,
+			"now": j.Now().Format(time.RFC3339), "time_zone": j.Location.String(),
+		})
+		p.printf("%s,\"items\":[", strings.TrimSuffix(string(head), "}"))
+		p.first = true
+		return
+	}
+	p.printf("Job %q: %s → %s, now %s (%s)\n\n", j.Name, j.SourceType, j.DestType, j.Now().Format(time.RFC3339), j.Location)
+}
+
+// jsonItem is an item's machine form.
+type jsonItem struct {
+	Pos     string         `json:"pos"`
+	Label   string         `json:"label,omitempty"`
+	Status  string         `json:"status"`
+	Filter  string         `json:"filter,omitempty"`
+	Reason  string         `json:"reason,omitempty"`
+	Key     string         `json:"key,omitempty"`
+	Payload map[string]any `json:"payload,omitempty"`
+	Clears  []string       `json:"clears,omitempty"`
+}
+
+func (p *planWriter) item(it *Item) {
+	if p.json {
+		ji := jsonItem{Pos: it.Pos, Label: it.Label, Status: it.Status.String(), Filter: it.Filter, Reason: it.Reason}
+		if it.Status == Send || it.Status == Unchanged {
+			ji.Key, ji.Payload = it.Payload.Key, it.Payload.Values
+			ji.Clears = clears(it.Payload)
+		}
+		b, err := json.Marshal(ji)
+		if err != nil {
+			p.err = err
+			return
+		}
+		if !p.first {
+			p.printf(",")
+		}
+		p.first = false
+		p.printf("\n%s", b)
+		return
+	}
+	label := it.Label
+	if it.Status == Send || it.Status == Unchanged {
+		label = it.Payload.Key
+	}
+	if label == "" {
+		label = "?"
+	}
+	switch it.Status {
+	case Send:
+		p.printf("+ %s  %s\n", label, it.Pos)
+		width := 0
+		for _, m := range p.j.Mappings {
+			width = max(width, len(m.Field.Name))
+		}
+		for _, m := range p.j.Mappings {
+			v, ok := it.Payload.Values[m.Field.Name]
+			if !ok {
+				continue
+			}
+			note := ""
+			if s, ok := v.(string); ok && s == "" {
+				note = "  # clears the field"
+			}
+			p.printf("    %-*s = %s%s\n", width, m.Field.Name, show(v), note)
+		}
+	case Excluded:
+		p.printf("- %s  %s  excluded by filter %q\n", label, it.Pos, it.Filter)
+	case Skipped:
+		p.printf("~ %s  %s  skipped: %s\n", label, it.Pos, it.Reason)
+	case Unchanged:
+		p.printf("= %s  %s  unchanged since the last export\n", label, it.Pos)
+	case Parked:
+		p.printf("# %s  %s  parked: %s (runner retry %s %s)\n", label, it.Pos, it.Reason, p.j.Name, it.Payload.Key)
+	case Invalid:
+		p.printf("! %s  %s  error: %s\n", label, it.Pos, it.Reason)
+	}
+}
+
+func (p *planWriter) end(c Counts, caveat string, caveated []string) {
+	actions := p.j.Dest.Actions()
+	if p.json {
+		tail := map[string]any{"summary": c, "after_export": actions}
+		if caveat != "" && len(caveated) > 0 {
+			tail["caveat"] = map[string]any{"message": caveat, "keys": caveated}
+		}
+		b, _ := json.Marshal(tail)
+		p.printf("\n],%s\n", strings.TrimPrefix(string(b), "{"))
+		return
+	}
+	p.printf("\n")
+	if len(actions) > 0 && c.Send > 0 {
+		p.printf("After export: %s, for each record whose export succeeds.\n", strings.Join(actions, ", "))
+	}
+	if caveat != "" && len(caveated) > 0 {
+		p.printf("Caveat: %s\n  %s\n", caveat, strings.Join(caveated, " "))
+	}
+	p.printf("Plan: %s.\n", c)
+}
+
+func (c Counts) String() string {
+	s := fmt.Sprintf("%d to send, %d excluded", c.Send, c.Excluded)
+	if c.Unchanged > 0 {
+		s += fmt.Sprintf(", %d unchanged", c.Unchanged)
+	}
+	if c.Parked > 0 {
+		s += fmt.Sprintf(", %d parked", c.Parked)
+	}
+	if c.Skipped > 0 {
+		s += fmt.Sprintf(", %d skipped", c.Skipped)
+	}
+	return s + fmt.Sprintf(", %d errors (%d records read)", c.Errors, c.Read)
+}
+
+func clears(p Payload) []string {
+	var out []string
+	for k, v := range p.Values {
+		if s, ok := v.(string); ok && s == "" {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func show(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strconv.Quote(x)
+	case time.Time:
+		return x.Format(time.RFC3339)
+	}
+	return fmt.Sprint(v)
+}
