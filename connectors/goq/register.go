@@ -5,6 +5,5 @@ import "github.com/goqsync/runner/engine"
 // Register adds the goq_csv source and destination to r.
 func Register(r *engine.Registry) {
 	r.Sources["goq_csv"] = NewSource
-	// destination: see destination.go
-
+	r.Destinations["goq_csv"] = NewDestination
 }

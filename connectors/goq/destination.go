@@ -1,0 +1,456 @@
+package goq
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/transform"
+
+	"github.com/goqsync/runner/engine"
+)
+
+// destBatchSize is how many payloads one Write takes. A file has no reason
+// to batch; the number only bounds the work lost to a failed write.
+const destBatchSize = 500
+
+// destinationConfig is the destination block's body.
+type destinationConfig struct {
+	Dir      string            `hcl:"dir"`
+	Prefix   *string           `hcl:"prefix,optional"`
+	Encoding *string           `hcl:"encoding,optional"`
+	Columns  []string          `hcl:"columns"`
+	Headers  map[string]string `hcl:"headers,optional"`
+	Types    map[string]string `hcl:"types,optional"`
+	Key      []string          `hcl:"key,optional"`
+}
+
+// Destination writes a CSV file for GoQ's order import. It implements
+// engine.Destination.
+type Destination struct {
+	dir     string
+	prefix  string
+	cp932   bool
+	columns []string
+	headers []string
+	kinds   []engine.Kind
+	key     []string
+	loc     *time.Location
+	now     func() time.Time
+}
+
+// NewDestination decodes a goq_csv destination block:
+//
+//	destination "goq_csv" {
+//	  dir      = "out/goq-import"       # must exist
+//	  prefix   = "futureshop-orders-"   # file: prefix + yyyymmdd-hhmmss + ".csv"
+//	  encoding = "cp932"                # default; or "utf-8"
+//	  columns  = ["order_no", "line_no", "product_name", "unit_price"]
+//	  headers  = { order_no = "受注番号", unit_price = "単価" }  # default: the field name
+//	  types    = { line_no = "int", unit_price = "int" }         # default: string; or "date"
+//	  key      = ["order_no", "line_no"]                         # default: the first column
+//	}
+//
+// The columns are the fields a job may map, in file order; unmapped ones are
+// written empty. The key fields are required mappings.
+func NewDestination(body, afterExport hcl.Body, s *engine.Settings) (engine.Destination, hcl.Diagnostics) {
+	d, diags := newDestination(body, afterExport, s)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return d, diags
+}
+
+func newDestination(body, afterExport hcl.Body, s *engine.Settings) (*Destination, hcl.Diagnostics) {
+	var cfg destinationConfig
+	diags := gohcl.DecodeBody(body, evalContext(s), &cfg)
+	if afterExport != nil {
+		// goq_csv has no post-export actions: any setting is a mistake.
+		_, d := afterExport.Content(&hcl.BodySchema{})
+		diags = append(diags, d...)
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	d := &Destination{dir: cfg.Dir, cp932: true, loc: location(s), now: time.Now}
+	if s != nil && s.Now != nil {
+		d.now = s.Now
+	}
+	if cfg.Dir == "" {
+		diags = append(diags, attrDiag(body, "dir", "Empty dir", "dir names the directory the import files are written to."))
+	}
+	if cfg.Prefix != nil {
+		d.prefix = *cfg.Prefix
+		if strings.ContainsAny(d.prefix, `/\`) || strings.HasPrefix(d.prefix, ".") {
+			diags = append(diags, attrDiag(body, "prefix", "Invalid prefix",
+				"prefix is the start of a file name: no path separators, and not a dot (dot files are temporaries)."))
+		}
+	}
+	if cfg.Encoding != nil {
+		switch strings.ToLower(*cfg.Encoding) {
+		case encCP932, encSJIS, "sjis", "windows-31j":
+		case encUTF8, "utf8":
+			d.cp932 = false
+		default:
+			diags = append(diags, attrDiag(body, "encoding", "Unknown encoding",
+				fmt.Sprintf("encoding %q is not \"cp932\" (the default) or \"utf-8\".", *cfg.Encoding)))
+		}
+	}
+
+	index := make(map[string]int, len(cfg.Columns))
+	if len(cfg.Columns) == 0 {
+		diags = append(diags, attrDiag(body, "columns", "No columns", "columns lists the fields to write, in file order."))
+	}
+	for i, c := range cfg.Columns {
+		if c == "" || strings.ContainsAny(c, " .,\"") {
+			diags = append(diags, attrDiag(body, "columns", "Invalid column name",
+				fmt.Sprintf("%q cannot be a field name; use letters, digits and _ and give the CSV header in headers.", c)))
+			continue
+		}
+		if _, dup := index[c]; dup {
+			diags = append(diags, attrDiag(body, "columns", "Duplicate column", fmt.Sprintf("%q is listed twice.", c)))
+			continue
+		}
+		index[c] = i
+	}
+	d.columns = cfg.Columns
+	d.headers = append([]string(nil), cfg.Columns...)
+	d.kinds = make([]engine.Kind, len(cfg.Columns))
+	for i := range d.kinds {
+		d.kinds[i] = engine.String
+	}
+	for name, h := range cfg.Headers {
+		i, ok := index[name]
+		if !ok {
+			diags = append(diags, attrDiag(body, "headers", "Unknown column",
+				fmt.Sprintf("headers names %q, which is not in columns.", name)))
+			continue
+		}
+		d.headers[i] = h
+	}
+	for name, t := range cfg.Types {
+		i, ok := index[name]
+		if !ok {
+			diags = append(diags, attrDiag(body, "types", "Unknown column",
+				fmt.Sprintf("types names %q, which is not in columns.", name)))
+			continue
+		}
+		switch t {
+		case "string":
+		case "int":
+			d.kinds[i] = engine.Int
+		case "date":
+			d.kinds[i] = engine.Date
+		default:
+			diags = append(diags, attrDiag(body, "types", "Unknown type",
+				fmt.Sprintf("types.%s is %q; a column is \"string\" (the default), \"int\" or \"date\".", name, t)))
+		}
+	}
+	d.key = cfg.Key
+	if len(d.key) == 0 && len(cfg.Columns) > 0 {
+		d.key = cfg.Columns[:1]
+	}
+	for _, k := range d.key {
+		if _, ok := index[k]; !ok {
+			diags = append(diags, attrDiag(body, "key", "Unknown key column",
+				fmt.Sprintf("key names %q, which is not in columns.", k)))
+		}
+	}
+	if d.cp932 {
+		enc := newEncoder()
+		for _, h := range d.headers {
+			if _, err := enc.encode(h); err != nil {
+				diags = append(diags, attrDiag(body, "headers", "Header cannot be written in CP932",
+					fmt.Sprintf("header %q: %v.", h, err)))
+			}
+		}
+	}
+	return d, diags
+}
+
+// Fields implements engine.Destination.
+func (d *Destination) Fields() []engine.Field {
+	fs := make([]engine.Field, len(d.columns))
+	for i, c := range d.columns {
+		fs[i] = engine.Field{Name: c, Kind: d.kinds[i], Doc: "CSV column " + d.headers[i]}
+		for _, k := range d.key {
+			if k == c {
+				fs[i].Required = true
+			}
+		}
+	}
+	return fs
+}
+
+// Key implements engine.Destination: the key columns' values joined by "/".
+func (d *Destination) Key(values map[string]any) string {
+	parts := make([]string, len(d.key))
+	for i, k := range d.key {
+		parts[i] = formatValue(values[k])
+	}
+	return strings.Join(parts, "/")
+}
+
+// BatchSize implements engine.Destination.
+func (d *Destination) BatchSize() int { return destBatchSize }
+
+// Actions implements engine.Destination: GoQ's import has none.
+func (d *Destination) Actions() []string { return nil }
+
+// Open implements engine.Destination. It creates a hidden temporary file in
+// dir; Close gives it its final name.
+func (d *Destination) Open(ctx context.Context) (engine.Conn, error) {
+	if fi, err := os.Stat(d.dir); err != nil {
+		return nil, fmt.Errorf("goq_csv: output directory: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("goq_csv: output directory %s is not a directory", d.dir)
+	}
+	f, err := os.CreateTemp(d.dir, "."+d.prefix+"*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("goq_csv: %w", err)
+	}
+	c := &conn{d: d, f: f, row: make([]string, len(d.columns))}
+	if d.cp932 {
+		c.enc = newEncoder()
+	}
+	c.reset()
+	return c, nil
+}
+
+// conn is one run's output file.
+type conn struct {
+	d      *Destination
+	f      *os.File
+	w      *csv.Writer
+	enc    *encoder // nil for UTF-8
+	row    []string
+	rows   int   // data rows in the file
+	good   int64 // file size after the last batch that was written whole
+	done   bool
+	failed error
+}
+
+// reset starts a CSV writer at the end of the last whole batch.
+func (c *conn) reset() {
+	c.w = csv.NewWriter(c.f)
+	c.w.UseCRLF = true // GoQ's import is a Windows-era format
+}
+
+// Write implements engine.Conn. A payload with a value the file's encoding
+// cannot hold fails alone, permanently; a failed write to disk fails the
+// batch and leaves the file as it was before it.
+func (c *conn) Write(ctx context.Context, batch []engine.Payload) ([]engine.Result, error) {
+	if c.done {
+		return nil, errors.New("goq_csv: write after close")
+	}
+	if c.failed != nil {
+		return nil, c.failed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	results := make([]engine.Result, len(batch))
+	rows := c.rows
+	for i, p := range batch {
+		if err := c.encodeRow(p.Values); err != nil {
+			results[i] = engine.Result{Code: "unencodable", Message: fmt.Sprintf("order %s: %v", p.Key, err), Permanent: true}
+			continue
+		}
+		if rows == 0 {
+			header, err := c.encodeAll(c.d.headers)
+			if err != nil {
+				return nil, fmt.Errorf("goq_csv: header: %w", err)
+			}
+			c.w.Write(header)
+		}
+		c.w.Write(c.row)
+		rows++
+		results[i] = engine.Result{OK: true}
+	}
+	c.w.Flush()
+	if err := c.w.Error(); err != nil {
+		// Cut the partial batch off, so that Close commits only
+		// rows whose Write reported success.
+		if terr := c.rollback(); terr != nil {
+			c.failed = fmt.Errorf("goq_csv: write %s: %w (and cannot roll back: %v)", c.f.Name(), err, terr)
+			return nil, c.failed
+		}
+		return nil, fmt.Errorf("goq_csv: write %s: %w", c.f.Name(), err)
+	}
+	off, err := c.f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		c.failed = fmt.Errorf("goq_csv: %w", err)
+		return nil, c.failed
+	}
+	c.rows, c.good = rows, off
+	return results, nil
+}
+
+func (c *conn) rollback() error {
+	if err := c.f.Truncate(c.good); err != nil {
+		return err
+	}
+	if _, err := c.f.Seek(c.good, io.SeekStart); err != nil {
+		return err
+	}
+	c.reset()
+	return nil
+}
+
+// encodeRow fills c.row with the payload's values in column order.
+func (c *conn) encodeRow(values map[string]any) error {
+	for i, col := range c.d.columns {
+		s := formatValue(values[col])
+		if c.enc != nil {
+			e, err := c.enc.encode(s)
+			if err != nil {
+				return fmt.Errorf("column %s (%s): %w", col, c.d.headers[i], err)
+			}
+			s = e
+		} else if !utf8.ValidString(s) {
+			return fmt.Errorf("column %s (%s): invalid UTF-8", col, c.d.headers[i])
+		}
+		c.row[i] = s
+	}
+	return nil
+}
+
+func (c *conn) encodeAll(ss []string) ([]string, error) {
+	if c.enc == nil {
+		return ss, nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		e, err := c.enc.encode(s)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+// Apply implements engine.Conn; goq_csv declares no actions.
+func (c *conn) Apply(ctx context.Context, action string, batch []engine.Payload) ([]engine.Result, error) {
+	return nil, fmt.Errorf("goq_csv: no post-export action %q", action)
+}
+
+// Close implements engine.Conn: it makes the file durable and gives it its
+// final name, prefix + local time + ".csv", never replacing an existing
+// file (a second file in the same second gets a "-2" suffix). A run that
+// wrote no row leaves no file: an import of nothing is not worth a file
+// for someone to look at every ten minutes.
+func (c *conn) Close(ctx context.Context) error {
+	if c.done {
+		return nil
+	}
+	c.done = true
+	tmp := c.f.Name()
+	if c.rows == 0 {
+		c.f.Close()
+		if err := os.Remove(tmp); err != nil {
+			return fmt.Errorf("goq_csv: remove %s: %w", tmp, err)
+		}
+		return nil
+	}
+	// Drop anything after the last whole batch, then make it durable
+	// before it can appear under its final name.
+	err := c.f.Truncate(c.good)
+	if err == nil {
+		err = c.f.Sync()
+	}
+	if cerr := c.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("goq_csv: finish %s (left in place): %w", tmp, err)
+	}
+	final := filepath.Join(c.d.dir, c.d.prefix+c.d.now().In(c.d.loc).Format("20060102-150405")+".csv")
+	if err := moveNoReplace(tmp, final); err != nil {
+		return fmt.Errorf("goq_csv: commit %s (the rows are in %s): %w", filepath.Base(final), tmp, err)
+	}
+	return nil
+}
+
+func formatValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case int:
+		return strconv.Itoa(v)
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
+	case time.Time:
+		return v.Format("2006/01/02 15:04:05")
+	}
+	return fmt.Sprint(v)
+}
+
+// cp932Twins maps characters that Unicode holds twice (once from the JIS
+// tables, once from Microsoft's) to the form CP932 can encode. Text typed
+// on a Mac carries the JIS forms (〜 U+301C); refusing them would fail
+// orders over a character GoQ stores fine.
+var cp932Twins = map[rune]rune{
+	'\u301C': '\uFF5E', // 〜 WAVE DASH → ～
+	'\u2212': '\uFF0D', // − MINUS SIGN → －
+	'\u2016': '\u2225', // ‖ DOUBLE VERTICAL LINE → ∥
+	'\u00A2': '\uFFE0', // ¢ → ￠
+	'\u00A3': '\uFFE1', // £ → ￡
+	'\u00AC': '\uFFE2', // ¬ → ￢
+	'\u2014': '\u2015', // — EM DASH → ―
+	'\u00A5': '\\',     // ¥: 0x5C, which Japanese fonts show as ¥
+	'\u203E': '~',      // ‾ OVERLINE: 0x7E of JIS X 0201
+}
+
+// encoder converts UTF-8 to CP932, reporting (never replacing) a character
+// CP932 cannot hold.
+type encoder struct {
+	t   transform.Transformer
+	src []byte
+	dst []byte
+}
+
+func newEncoder() *encoder { return &encoder{t: japanese.ShiftJIS.NewEncoder()} }
+
+func (e *encoder) encode(s string) (string, error) {
+	if isASCII(s) {
+		return s, nil
+	}
+	if !utf8.ValidString(s) {
+		return "", errors.New("invalid UTF-8")
+	}
+	e.src = e.src[:0]
+	for _, r := range s {
+		if t, ok := cp932Twins[r]; ok {
+			r = t
+		}
+		e.src = utf8.AppendRune(e.src, r)
+	}
+	if cap(e.dst) < len(e.src) {
+		e.dst = make([]byte, len(e.src))
+	}
+	e.t.Reset()
+	n, nsrc, err := e.t.Transform(e.dst[:cap(e.dst)], e.src, true)
+	if err != nil {
+		r, _ := utf8.DecodeRune(e.src[nsrc:])
+		return "", fmt.Errorf("%q (%U) cannot be written in CP932", r, r)
+	}
+	return string(e.dst[:n]), nil
+}
