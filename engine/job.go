@@ -150,7 +150,7 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 			prev := map[string]**hcl.Block{"source": &srcBlk, "destination": &dstBlk, "map": &mapBlk, "after_export": &afterBlk}[b.Type]
 			if *prev != nil {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("job %q has more than one %s block", j.Name, b.Type),
-					Detail: fmt.Sprintf("the first is at %s", (*prev).DefRange), Subject: b.DefRange.Ptr()})
+					Detail: fmt.Sprintf("the first is at %s", at((*prev).DefRange)), Subject: b.DefRange.Ptr()})
 				continue
 			}
 			*prev = b
@@ -204,7 +204,7 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 		name := fb.Labels[0]
 		if prev, ok := seen[name]; ok {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("duplicate filter %q", name),
-				Detail: fmt.Sprintf("the first is at %s", prev.DefRange), Subject: fb.LabelRanges[0].Ptr()})
+				Detail: fmt.Sprintf("the first is at %s", at(prev.DefRange)), Subject: fb.LabelRanges[0].Ptr()})
 			continue
 		}
 		seen[name] = fb
@@ -287,7 +287,7 @@ func (j *Job) decodeMap(mapBlk *hcl.Block, eval *hcl.EvalContext, env map[string
 		if _, ok := attrs[f.Name]; f.Required && !ok {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError,
 				Summary: fmt.Sprintf("missing required mapping %q", f.Name),
-				Detail:  fmt.Sprintf("destination %s needs %s (%s) in the map block", j.DestType, f.Name, f.Doc),
+				Detail:  fmt.Sprintf("destination %s needs %s (%s) in the map block", j.DestType, f.Name, strings.TrimSuffix(f.Doc, ".")),
 				Subject: mapBlk.DefRange.Ptr()})
 		}
 	}
@@ -483,7 +483,7 @@ func exprDiag(err error, src string, a *hcl.Attribute, where, hint string) hcl.D
 	rng := a.Expr.Range()
 	msg := err.Error()
 	if errors.As(err, &fe) {
-		msg = fe.Message
+		msg = strings.TrimSpace(fe.Message)
 		rng = exprRange(a, src, fe.Location)
 	}
 	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("%s: %s", where, msg), Detail: hint, Subject: rng.Ptr()}}

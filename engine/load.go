@@ -196,19 +196,21 @@ func Load(paths []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	seen := map[string]*hcl.Block{}
 	for _, blk := range jobBlocks {
 		name := blk.Labels[0]
-		if prev, ok := seen[name]; ok {
+		prev, dup := seen[name]
+		if dup {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  fmt.Sprintf("duplicate job %q", name),
-				Detail:   fmt.Sprintf("a job of that name is already declared at %s; job names must be unique across all files", prev.DefRange),
+				Detail:   fmt.Sprintf("a job of that name is already declared at %s; job names must be unique across all files", at(prev.DefRange)),
 				Subject:  blk.LabelRanges[0].Ptr(),
 			})
-			continue
+		} else {
+			seen[name] = blk
 		}
-		seen[name] = blk
+		// A duplicate is still decoded, so its own mistakes show too.
 		job, d := decodeJob(blk, eval, goVars, opts)
 		diags = append(diags, d...)
-		if job != nil {
+		if job != nil && !dup {
 			job.needs = append(job.needs, envNeeds(blk, opts.LookupEnv)...)
 			cfg.Jobs = append(cfg.Jobs, job)
 		}
@@ -348,6 +350,11 @@ func variableValues(parser *hclparse.Parser, vars []*variable, opts LoadOptions)
 		}
 	}
 	return out, diags
+}
+
+// at formats a range's start as file:line:col.
+func at(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }
 
 // placeholder stands in for a value validate does not have. A string

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// env builds a lookupEnv over a fixed map, so tests never see the
+// developer's own environment.
+func env(kv ...string) func(string) (string, bool) {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// invoke runs the command in-process and returns its transcript.
+func invoke(t *testing.T, lookup func(string) (string, bool), args ...string) (string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := runMain(context.Background(), args, &out, &errb, lookup)
+	return fmt.Sprintf("$ runner %s\nexit %d\n--- stdout\n%s--- stderr\n%s", strings.Join(args, " "), code, out.String(), errb.String()), code
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+const (
+	sample   = "../../testdata/orders-sample.csv"
+	shipping = "../../examples/goq-to-futureshop.hcl"
+	seedNow  = "2026-11-28T10:00:00+09:00"
+)
+
+func TestGolden(t *testing.T) {
+	creds := env("FUTURESHOP_API_DOMAIN", "127.0.0.1:1", "FUTURESHOP_SHOP_KEY", "k", "FUTURESHOP_CLIENT_ID", "c", "FUTURESHOP_CLIENT_SECRET", "s")
+	tests := []struct {
+		name string
+		env  func(string) (string, bool)
+		args []string
+		code int
+	}{
+		{"validate-examples", env(), []string{"validate", "../../examples"}, 0},
+		{"validate-typo-field", env(), []string{"validate", "testdata/jobs/typo-field.hcl"}, 1},
+		{"validate-expr-syntax", env(), []string{"validate", "testdata/jobs/expr-syntax.hcl"}, 1},
+		{"validate-unknown-connector", env(), []string{"validate", "testdata/jobs/unknown-connector.hcl"}, 1},
+		{"validate-missing-mapping", env(), []string{"validate", "testdata/jobs/missing-mapping.hcl"}, 1},
+		{"validate-duplicate-job", env(), []string{"validate", "testdata/jobs/duplicate-job.hcl"}, 1},
+		{"validate-hcl-syntax", env(), []string{"validate", "testdata/jobs/hcl-syntax.hcl"}, 1},
+		{"validate-bad-vars", env(), []string{"validate", "testdata/jobs/bad-vars.hcl"}, 1},
+		{"validate-json", env(), []string{"validate", "-json", "testdata/jobs/typo-field.hcl"}, 1},
+		{"validate-github", env("GITHUB_ACTIONS", "true"), []string{"validate", "testdata/jobs/typo-field.hcl"}, 1},
+		{"validate-undeclared-var", env(), []string{"validate", "-var", "goq_exprt=x.csv", shipping}, 1},
+		{"plan-sample", env(), []string{"plan", "-var", "goq_export=" + sample, "-now", seedNow, shipping}, 0},
+		{"plan-sample-json", env(), []string{"plan", "-json", "-var", "goq_export=" + sample, "-now", seedNow, shipping}, 0},
+		{"plan-missing-var", env(), []string{"plan", "-now", seedNow, shipping}, 2},
+		{"run-unset-secret", env("FUTURESHOP_API_DOMAIN", "127.0.0.1:1"), []string{"run", "-var", "goq_export=" + sample, "-now", seedNow, shipping}, 2},
+		{"plan-unknown-job", creds, []string{"plan", "-job", "shiping-to-futureshop", "-var", "goq_export=" + sample, shipping}, 2},
+		{"unknown-command", env(), []string{"valdate"}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, code := invoke(t, tt.env, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\n%s", code, tt.code, got)
+			}
+			golden(t, tt.name, got)
+		})
+	}
+}
+
+// TestFmtIdempotent formats every example twice: the first pass must
+// change nothing (examples are kept formatted) and so must the second.
+func TestFmtIdempotent(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/*.hcl")
+	if len(files) == 0 {
+		t.Fatal("no examples")
+	}
+	dir := t.TempDir()
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(dir, filepath.Base(f))
+		if err := os.WriteFile(dst, src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, code := invoke(t, env(), "fmt", "-check", "../../examples"); code != 0 {
+		t.Fatalf("examples are not formatted:\n%s", out)
+	}
+	// A messy copy formats, then formats to itself.
+	messy := filepath.Join(dir, "messy.hcl")
+	os.WriteFile(messy, []byte("job \"x\" {\nsource \"goq_csv\" {\npath=\"a.csv\"\n}\n  map {\n order_no=\"order_no\"\n invoice_no   =  \"tracking_no\"\n}\n}\n"), 0o644)
+	if _, code := invoke(t, env(), "fmt", messy); code != 0 {
+		t.Fatal("fmt failed")
+	}
+	once, _ := os.ReadFile(messy)
+	if _, code := invoke(t, env(), "fmt", "-check", messy); code != 0 {
+		t.Fatalf("second fmt would change the file:\n%s", once)
+	}
+	// A file that does not parse is refused and left alone.
+	broken := filepath.Join(dir, "broken.hcl")
+	os.WriteFile(broken, []byte("job \"x\" {\n"), 0o644)
+	out, code := invoke(t, env(), "fmt", broken)
+	if code != 1 || !strings.Contains(out, "does not parse") {
+		t.Fatalf("broken file: exit %d\n%s", code, out)
+	}
+	if b, _ := os.ReadFile(broken); string(b) != "job \"x\" {\n" {
+		t.Fatal("fmt changed a file that does not parse")
+	}
+}

@@ -1,0 +1,8 @@
+job "broken" {
+  source "goq_csv" {
+    path = "orders.csv"
+  
+  map {
+    order_no = "order_no"
+  }
+}

@@ -1,0 +1,16 @@
+job "missing" {
+  source "goq_csv" {
+    path = "orders.csv"
+  }
+  destination "futureshop" {
+    api_domain    = env("FUTURESHOP_API_DOMAIN")
+    shop_key      = env("FUTURESHOP_SHOP_KEY")
+    client_id     = env("FUTURESHOP_CLIENT_ID")
+    client_secret = env("FUTURESHOP_CLIENT_SECRET")
+  }
+  map {
+    invoice_no  = "tracking_no"
+    arrival     = "delivery_date"
+    carrier     = "carrier"
+  }
+}
