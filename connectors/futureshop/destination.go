@@ -131,12 +131,12 @@ func (d *destination) Actions() []string {
 	return nil
 }
 
-// Caveat returns the points caveat, or "" when the job's status changes do
-// not need it. Writing a ship date moves a shipment to 発送済み, so a shop
-// activating points on shipping needs it even without complete_order.
+// Caveat returns the points caveat when the job moves orders to 処理済み
+// and the shop activates points on a status change, since API status
+// changes do not activate them; otherwise "".
 func (d *destination) Caveat() string {
 	switch {
-	case d.points == pointsOnComplete && d.completeOrder, d.points == pointsOnShip:
+	case d.completeOrder && (d.points == pointsOnComplete || d.points == pointsOnShip):
 		return fmt.Sprintf("ポイント有効処理設定が「%s」のため、APIによるステータス変更では購入者のポイントが有効になりません。対象の注文のポイントを手動で有効にしてください（推奨設定:「%s」） / "+
 			"the shop activates points %s: status changes made through the API do not activate the buyer's points, so activate them by hand for these orders (recommended setting: %s)",
 			d.points, pointsOnOrder, d.points, pointsOnOrder)

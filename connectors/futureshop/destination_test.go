@@ -43,7 +43,11 @@ client_secret = ""
 			warn: "Points need manual activation", warnAt: `"処理済み時に有効"`, actions: []string{ActionCompleteOrder}, batch: 100,
 		},
 		{name: "points on complete, no status change", body: base + "points_activation = \"on_complete\"\n", batch: 100},
-		{name: "points on ship", body: base + "points_activation = \"on_ship\"\n", warn: "Points need manual activation", warnAt: `"on_ship"`, batch: 100},
+		{name: "points on ship, no status change", body: base + "points_activation = \"on_ship\"\n", batch: 100},
+		{
+			name: "points on ship", body: base + "points_activation = \"on_ship\"\n", after: "complete_order = true",
+			warn: "Points need manual activation", warnAt: `"on_ship"`, actions: []string{ActionCompleteOrder}, batch: 100,
+		},
 		{name: "points on order", body: base + "points_activation = \"注文完了時に有効\"\n", after: "complete_order = true", actions: []string{ActionCompleteOrder}, batch: 100},
 	}
 	for _, tt := range tests {
