@@ -3,6 +3,7 @@ package futureshop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -251,3 +252,19 @@ func equalMap(a, b map[string]int) bool {
 }
 
 var _ engine.Destination = (*destination)(nil)
+
+func TestPrintingHidesSecrets(t *testing.T) {
+	srv := newServer(t, futureshoptest.WithCredentials("s3cret-shop-key", "client", "s3cret-client-secret"))
+	d := newDest(t, srv, "", true)
+	src, diags := NewSource(parseBody(t, credBody(srv, "")), settings())
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	for _, v := range []any{d, src, d.cfg} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+			if s := fmt.Sprintf(verb, v); strings.Contains(s, "s3cret") {
+				t.Errorf("%s of %T shows a secret: %s", verb, v, s)
+			}
+		}
+	}
+}

@@ -91,3 +91,16 @@ func normPoints(s string) (string, bool) {
 	v, ok := pointsAliases[strings.TrimSpace(s)]
 	return v, ok
 }
+
+// String describes the configuration without its secrets, so that printing
+// a source or destination by accident (%v, %#v) shows none of them.
+func (c config) String() string {
+	u, err := parseAPIDomain(c.apiDomain)
+	if err != nil {
+		return "futureshop (no valid api_domain)"
+	}
+	return "futureshop " + u.Host
+}
+
+// GoString is String for %#v.
+func (c config) GoString() string { return c.String() }

@@ -456,3 +456,6 @@ func rejectedOrders(errs []apiError, n int) map[int]apiError {
 	}
 	return bad
 }
+
+func (d *destination) String() string   { return d.cfg.String() + " destination" }
+func (d *destination) GoString() string { return d.String() }

@@ -343,3 +343,6 @@ func (r *records) Close() error {
 	r.c.hc.CloseIdleConnections()
 	return nil
 }
+
+func (s *source) String() string   { return s.cfg.String() + " source" }
+func (s *source) GoString() string { return s.String() }
