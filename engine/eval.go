@@ -59,6 +59,9 @@ type evaluator struct {
 	j   *Job
 	vm  vm.VM
 	rec Record
+	// dates caches formatted dates: a run sees few distinct ship and
+	// arrival dates, and a cached boxed string costs no allocation.
+	dates map[int]any
 }
 
 func (j *Job) newEvaluator() *evaluator {
@@ -93,17 +96,42 @@ func (e *evaluator) next(ctx context.Context, recs Records, it *Item) error {
 // eval applies filters and mappings to e.rec.
 func (e *evaluator) eval(it *Item) {
 	j := e.j
-	for _, f := range j.Filters {
+	if j.filterAll != nil {
+		out, err := e.vm.Run(j.filterAll, map[string]any(e.rec))
+		if err != nil {
+			// Run them one by one to name the filter that broke.
+			e.filterEach(it)
+			return
+		}
+		if n, _ := out.(int); n > 0 {
+			it.Status, it.Filter = Excluded, j.Filters[n-1].Name
+			return
+		}
+	} else if !e.filterEach(it) {
+		return
+	}
+	e.mapValues(it)
+}
+
+// filterEach runs the filters one at a time; it reports whether all passed.
+func (e *evaluator) filterEach(it *Item) bool {
+	for _, f := range e.j.Filters {
 		out, err := e.vm.Run(f.prog, map[string]any(e.rec))
 		if err != nil {
 			it.Status, it.Reason, it.Stage = Invalid, fmt.Sprintf("filter %q: %v", f.Name, err), "filter"
-			return
+			return false
 		}
 		if ok, _ := out.(bool); !ok {
 			it.Status, it.Filter = Excluded, f.Name
-			return
+			return false
 		}
 	}
+	return true
+}
+
+// mapValues evaluates the mappings into the item's payload.
+func (e *evaluator) mapValues(it *Item) {
+	j := e.j
 	values := make(map[string]any, len(j.Mappings))
 	for _, m := range j.Mappings {
 		out, err := e.vm.Run(m.prog, map[string]any(e.rec))
@@ -118,7 +146,7 @@ func (e *evaluator) eval(it *Item) {
 			}
 			continue // unset: the key is not sent, so nothing is blanked
 		}
-		v, err := canonical(out, m.Field, j.Location)
+		v, err := e.canonical(out, m.Field)
 		if err != nil {
 			it.Status, it.Reason, it.Stage = Invalid, fmt.Sprintf("%s: %v", m.Field.Name, err), "map"
 			return
@@ -127,6 +155,25 @@ func (e *evaluator) eval(it *Item) {
 	}
 	it.Status = Send
 	it.Payload = Payload{Key: j.Dest.Key(values), Pos: it.Pos, Values: values}
+}
+
+// canonical is the package canonical with a cache for dates.
+func (e *evaluator) canonical(v any, f Field) (any, error) {
+	t, ok := v.(time.Time)
+	if !ok || f.Kind != Date {
+		return canonical(v, f, e.j.Location)
+	}
+	y, m, d := t.In(e.j.Location).Date()
+	k := y*10000 + int(m)*100 + d
+	if s, ok := e.dates[k]; ok {
+		return s, nil
+	}
+	if e.dates == nil || len(e.dates) > 4096 {
+		e.dates = map[int]any{}
+	}
+	s := any(ymd(t.In(e.j.Location)))
+	e.dates[k] = s
+	return s, nil
 }
 
 // canonical converts an expression's value to the payload form of f's kind
@@ -145,7 +192,7 @@ func canonical(v any, f Field, loc *time.Location) (any, error) {
 	case Date:
 		switch d := v.(type) {
 		case time.Time:
-			return d.In(loc).Format("2006-01-02"), nil
+			return ymd(d.In(loc)), nil
 		case string:
 			if d == "" {
 				return "", nil
@@ -154,7 +201,7 @@ func canonical(v any, f Field, loc *time.Location) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			return t.Format("2006-01-02"), nil
+			return ymd(t), nil
 		}
 		return nil, fmt.Errorf("want a date, got %v (%T)", v, v)
 	case Time:

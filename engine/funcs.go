@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
 	"golang.org/x/text/width"
@@ -108,7 +109,7 @@ func exprOptions(c *clock) []expr.Option {
 			if !ok {
 				return nil, nil
 			}
-			return t.In(c.loc).Format("2006-01-02"), nil
+			return ymd(t.In(c.loc)), nil
 		}, new(func(time.Time) string)),
 		expr.Function("date", func(p ...any) (any, error) {
 			s, ok := p[0].(string)
@@ -143,21 +144,28 @@ func exprOptions(c *clock) []expr.Option {
 			if !ok {
 				return nil, nil
 			}
-			return width.Narrow.String(s), nil
+			if n := hankaku(s); n != s {
+				return n, nil
+			}
+			return p[0], nil // unchanged: reuse the boxed value, no allocation
 		}, new(func(string) string)),
 		expr.Function("first", func(p ...any) (any, error) {
 			s, ok := p[0].(string)
 			if !ok {
 				return nil, nil
 			}
-			if i := strings.IndexAny(s, ",、，"); i >= 0 {
-				s = s[:i]
+			f := s
+			if i := strings.IndexAny(f, ",、，"); i >= 0 {
+				f = f[:i]
 			}
-			s = strings.TrimSpace(s)
-			if s == "" {
+			f = strings.TrimSpace(f)
+			switch f {
+			case "":
 				return nil, nil
+			case s:
+				return p[0], nil // unchanged: reuse the boxed value
 			}
-			return s, nil
+			return f, nil
 		}, new(func(string) string)),
 	}
 }
@@ -172,4 +180,30 @@ func toInt(v any) (int, error) {
 		return int(n), nil
 	}
 	return 0, fmt.Errorf("want a whole number of days, got %T", v)
+}
+
+// hankaku narrows full-width characters. Most cells are ASCII already,
+// and returning those as they are saves the transformer's buffers.
+func hankaku(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return width.Narrow.String(s)
+		}
+	}
+	return s
+}
+
+// ymd formats t's date as yyyy-mm-dd; it runs for most mapped records, and
+// is cheaper than time.Format.
+func ymd(t time.Time) string {
+	y, m, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.Format("2006-01-02")
+	}
+	b := [10]byte{
+		byte('0' + y/1000), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10), '-',
+		byte('0' + int(m)/10), byte('0' + int(m)%10), '-',
+		byte('0' + d/10), byte('0' + d%10),
+	}
+	return string(b[:])
 }

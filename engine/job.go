@@ -43,6 +43,11 @@ type Job struct {
 	Filters  []*Filter
 	Mappings []*Mapping
 
+	// filterAll runs every filter in one VM pass and returns the 1-based
+	// index of the first that fails, or 0: one call per record instead of
+	// one per filter. Nil when the filters could not be combined.
+	filterAll *vm.Program
+
 	vars   map[string]any
 	clock  *clock
 	pinned time.Time
@@ -230,6 +235,9 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 	if mapBlk != nil {
 		diags = append(diags, j.decodeMap(mapBlk, eval, env, names)...)
 	}
+	if !diags.HasErrors() && len(j.Filters) > 1 {
+		j.filterAll = j.combineFilters(env)
+	}
 	return j, diags
 }
 
@@ -410,7 +418,7 @@ func (j *Job) compile(src string, a *hcl.Attribute, where string, env map[string
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	opts := append([]expr.Option{expr.Env(env)}, exprOptions(j.clock)...)
+	opts := append([]expr.Option{expr.Env(env), expr.Patch(&varsPatcher{vars: j.vars})}, exprOptions(j.clock)...)
 	opts = append(opts, extra...)
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
@@ -455,6 +463,44 @@ func (c *nameCheck) Visit(node *ast.Node) {
 				c.fn(n.Property, s.Value, true)
 			}
 		}
+	}
+}
+
+// combineFilters compiles the filters into one program that yields the
+// position of the first failing filter. Each filter already compiled on
+// its own (for precise diagnostics), so a failure here only means the
+// fast path is off.
+func (j *Job) combineFilters(env map[string]any) *vm.Program {
+	var b strings.Builder
+	for i, f := range j.Filters {
+		fmt.Fprintf(&b, "!(%s\n) ? %d : ", f.When, i+1)
+	}
+	b.WriteString("0")
+	opts := append([]expr.Option{expr.Env(env), expr.Patch(&varsPatcher{vars: j.vars}), expr.AsInt()}, exprOptions(j.clock)...)
+	prog, err := expr.Compile(b.String(), opts...)
+	if err != nil {
+		return nil
+	}
+	return prog
+}
+
+// varsPatcher replaces vars.name with the variable's value: variables are
+// fixed at load, and a constant costs nothing per record and lets expr
+// fold what depends on it.
+type varsPatcher struct{ vars map[string]any }
+
+func (p *varsPatcher) Visit(node *ast.Node) {
+	n, ok := (*node).(*ast.MemberNode)
+	if !ok {
+		return
+	}
+	id, ok := n.Node.(*ast.IdentifierNode)
+	s, isStr := n.Property.(*ast.StringNode)
+	if !ok || !isStr || id.Value != "vars" {
+		return
+	}
+	if v, ok := p.vars[s.Value]; ok && v != nil {
+		ast.Patch(node, &ast.ConstantNode{Value: v})
 	}
 }
 

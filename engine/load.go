@@ -497,5 +497,6 @@ func (c *Config) CheckRunnable(job *Job, needDest bool) hcl.Diagnostics {
 			Subject:  n.rng.Ptr(),
 		})
 	}
+	sortDiags(diags)
 	return diags
 }

@@ -1,0 +1,17 @@
+package engine
+
+// EvalFunc exposes the per-record filter+map step to benchmarks in
+// package engine_test, which may import the real connectors.
+func (j *Job) EvalFunc() func(rec Record) Status {
+	e := j.newEvaluator()
+	var it Item
+	return func(rec Record) Status {
+		// The reader fills the evaluator's record in place; here the
+		// benchmark's record stands in for it.
+		rec["vars"] = j.vars
+		e.rec = rec
+		it = Item{}
+		e.eval(&it)
+		return it.Status
+	}
+}
