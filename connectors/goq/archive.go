@@ -44,6 +44,9 @@ func (s *Source) Archive(ctx context.Context, file string) error {
 // dst exists. It links first and then unlinks, because rename(2) replaces
 // an existing target silently and link(2) does not.
 func moveNoReplace(src, dst string) error {
+	if _, err := os.Lstat(src); err != nil {
+		return err
+	}
 	ext := filepath.Ext(dst)
 	stem := strings.TrimSuffix(dst, ext)
 	for n := 1; n <= 1000; n++ {

@@ -54,7 +54,7 @@ func parseStamp(s string) (y, mo, d, h, mi, sec int, hasTime bool, err error) {
 	if d, ok = num(1, 2); !ok {
 		return 0, 0, 0, 0, 0, 0, false, errNotTime
 	}
-	if mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) {
+	if y < 1900 || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) {
 		return 0, 0, 0, 0, 0, 0, false, errNotTime
 	}
 	if i == len(s) {
@@ -79,6 +79,21 @@ func parseStamp(s string) (y, mo, d, h, mi, sec int, hasTime bool, err error) {
 		return 0, 0, 0, 0, 0, 0, false, errNotTime
 	}
 	return y, mo, d, h, mi, sec, true, nil
+}
+
+// isZeroDate reports whether s is the "no date" of database-backed
+// exports, 0000-00-00 with or without a zero time. It means unset, like an
+// empty cell.
+func isZeroDate(s string) bool {
+	s = trimSpace(s)
+	if len(s) < 10 || (s[:10] != "0000-00-00" && s[:10] != "0000/00/00") {
+		return false
+	}
+	switch s[10:] {
+	case "", " 00:00", " 00:00:00", " 0:00", " 0:00:00":
+		return true
+	}
+	return false
 }
 
 // parseTime parses a GoQ timestamp (or a bare date, as midnight) in loc.

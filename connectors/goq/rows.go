@@ -330,7 +330,9 @@ func (fr *fileReader) fill(rec engine.Record, cells []string) error {
 		raw := cells[c]
 		if m := fr.cache[i]; m != nil {
 			if v, ok := m[raw]; ok {
-				rec[columns[i].field] = v
+				if v != nil {
+					rec[columns[i].field] = v
+				}
 				continue
 			}
 		}
@@ -345,7 +347,9 @@ func (fr *fileReader) fill(rec engine.Record, cells []string) error {
 		if m := fr.cache[i]; m != nil && len(m) < maxInterned {
 			m[strings.Clone(raw)] = v
 		}
-		rec[columns[i].field] = v
+		if v != nil {
+			rec[columns[i].field] = v
+		}
 	}
 	if errs != nil {
 		return errors.New(strings.Join(errs, "; "))
@@ -353,7 +357,14 @@ func (fr *fileReader) fill(rec engine.Record, cells []string) error {
 	return nil
 }
 
+// value decodes one non-empty cell; nil means unset.
 func (fr *fileReader) value(i int, raw string) (any, error) {
+	switch columns[i].kind {
+	case engine.Time, engine.Date:
+		if isZeroDate(raw) {
+			return nil, nil
+		}
+	}
 	switch columns[i].kind {
 	case engine.Time:
 		return parseTime(raw, fr.loc)
