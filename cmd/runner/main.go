@@ -62,6 +62,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 		"fmt":      c.fmt,
 		"plan":     c.plan,
 		"run":      c.run,
+		"demo":     c.demo,
 	}
 	f, ok := commands[cmd]
 	switch {
@@ -98,6 +99,7 @@ commands:
   fmt [PATH...]             rewrite job files in canonical form (-check, -diff)
   plan [-job NAME] PATH     show what a run would send, record by record
   run [-job NAME] PATH      send it, then apply the post-export actions
+  demo                      run the shipping example against a built-in futureshop test server
 
 Flags come before paths; "runner COMMAND -h" lists a command's flags.
 `)

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/goqsync/runner/connectors/futureshop/futureshoptest"
+)
+
+// admitted are the sample's orders the seed rules admit at seedNow.
+var admitted = []string{"100000001201", "100000001202", "100000001206", "100000001208", "100000001210",
+	"100000001211", "100000001212", "100000001213", "100000001214"}
+
+func shopEnv(srv *futureshoptest.Server, extra ...string) func(string) (string, bool) {
+	return env(append([]string{
+		"FUTURESHOP_API_DOMAIN", srv.URL,
+		"FUTURESHOP_SHOP_KEY", srv.ShopKey,
+		"FUTURESHOP_CLIENT_ID", srv.ClientID,
+		"FUTURESHOP_CLIENT_SECRET", srv.ClientSecret,
+	}, extra...)...)
+}
+
+// TestShippingExportEndToEnd runs the example against the test server: the
+// admitted orders end up shipped and 処理済み with the right values, no
+// other order is touched, and it costs one token, one shipping and one
+// complete call.
+func TestShippingExportEndToEnd(t *testing.T) {
+	srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
+	defer srv.Close()
+	srv.Seed(futureshoptest.SampleOrders()...)
+	before := map[string]futureshoptest.Order{}
+	for _, o := range srv.Orders() {
+		before[o.OrderNo] = o
+	}
+
+	out, code := invoke(t, shopEnv(srv), "run", "-json", "-var", "goq_export="+sample, "-now", seedNow, shipping)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+
+	want := map[string][3]string{ // shipping date, invoice no, expected arrival
+		"100000001201": {"2026-11-26", "123456789012", "2026-11-28"},
+		"100000001202": {"2026-11-27", "3456-7890-1234", ""},
+		"100000001206": {"2026-11-24", "112233445566", "2026-11-26"},
+		"100000001208": {"2026-11-25", "334455667788", ""},
+		"100000001210": {"2026-11-27", "", ""},
+		"100000001211": {"2026-11-27", "111122223333", "2026-11-29"},
+		"100000001212": {"", "555566667777", "2026-12-01"},
+		"100000001213": {"2026-11-27", "123456789012", ""},
+		"100000001214": {"2026-11-28", "6677889900", ""},
+	}
+	for _, o := range srv.Orders() {
+		s := o.Shipments[0]
+		w, ok := want[o.OrderNo]
+		if !ok {
+			if fmt.Sprint(o) != fmt.Sprint(before[o.OrderNo]) {
+				t.Errorf("order %s is not admitted but was changed: %+v", o.OrderNo, o)
+			}
+			continue
+		}
+		got := [3]string{s.ShippingDate, s.InvoiceNo, s.ExpectedArrival}
+		if got != w {
+			t.Errorf("order %s: got %q, want %q", o.OrderNo, got, w)
+		}
+		if o.Status != futureshoptest.StatusCompleted {
+			t.Errorf("order %s: status %s, want %s", o.OrderNo, o.Status, futureshoptest.StatusCompleted)
+		}
+		if w[0] != "" && s.Status != futureshoptest.ShipmentShipped {
+			t.Errorf("order %s: shipment %s, want %s", o.OrderNo, s.Status, futureshoptest.ShipmentShipped)
+		}
+	}
+	var calls []string
+	for _, r := range srv.Requests() {
+		calls = append(calls, r.Method+" "+r.Path)
+	}
+	wantCalls := []string{"POST /oauth/token", "POST /admin-api/v1/shipping/status", "POST /admin-api/v1/order/complete"}
+	if strings.Join(calls, "\n") != strings.Join(wantCalls, "\n") {
+		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(calls, "\n"), strings.Join(wantCalls, "\n"))
+	}
+	if strings.Contains(out, srv.ClientSecret) {
+		t.Error("the client secret appears in the output")
+	}
+}
+
+// TestRunReportsFailures makes futureshop refuse one order: the run
+// finishes, names the order, futureshop's code and message, exits 1, and
+// completes only the orders whose shipping update succeeded.
+func TestRunReportsFailures(t *testing.T) {
+	srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
+	defer srv.Close()
+	orders := futureshoptest.SampleOrders()
+	for i := range orders {
+		if orders[i].OrderNo == "100000001206" {
+			orders[i].Shipments[0].StorePickup = true
+		}
+	}
+	srv.Seed(orders...)
+	out, code := invoke(t, shopEnv(srv), "run", "-var", "goq_export="+sample, "-now", seedNow, shipping)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	if !strings.Contains(out, "failed 100000001206/1") || !strings.Contains(out, "CannotUpdateStorePickup") {
+		t.Errorf("the failure is not reported with its order and code:\n%s", out)
+	}
+	if !strings.Contains(out, "8 ok, 1 failed") {
+		t.Errorf("summary:\n%s", out)
+	}
+	if o, _ := srv.Order("100000001206"); o.Status == futureshoptest.StatusCompleted {
+		t.Error("an order whose shipping update failed was completed")
+	}
+	if o, _ := srv.Order("100000001201"); o.Status != futureshoptest.StatusCompleted {
+		t.Error("the other orders were not completed")
+	}
+}
+
+// TestTraceTree checks the spans of a run: one for the command, one per
+// job, one per batch and one per HTTP call, none per record, and no secret
+// in any attribute.
+func TestTraceTree(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	prev := otel.GetTracerProvider()
+	otel.SetTracerProvider(tp)
+	defer otel.SetTracerProvider(prev)
+
+	srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
+	defer srv.Close()
+	srv.Seed(futureshoptest.SampleOrders()...)
+	if out, code := invoke(t, shopEnv(srv), "run", "-var", "goq_export="+sample, "-now", seedNow, shipping); code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	tp.ForceFlush(context.Background())
+
+	spans := rec.Ended()
+	byID := map[string]sdktrace.ReadOnlySpan{}
+	for _, s := range spans {
+		byID[s.SpanContext().SpanID().String()] = s
+	}
+	var paths []string
+	for _, s := range spans {
+		path := s.Name()
+		for p := s.Parent(); p.IsValid(); {
+			ps, ok := byID[p.SpanID().String()]
+			if !ok {
+				break
+			}
+			path = ps.Name() + " > " + path
+			p = ps.Parent()
+		}
+		paths = append(paths, path)
+		for _, a := range s.Attributes() {
+			v := a.Value.Emit()
+			for _, secret := range []string{srv.ClientSecret, srv.ShopKey} {
+				if strings.Contains(v, secret) {
+					t.Errorf("span %s attribute %s holds a secret", s.Name(), a.Key)
+				}
+			}
+		}
+	}
+	sort.Strings(paths)
+	want := []string{
+		"run",
+		"run > job",
+		"run > job > batch",
+		"run > job > batch > futureshop POST /admin-api/v1/order/complete",
+		"run > job > batch > futureshop POST /admin-api/v1/shipping/status",
+		"run > job > batch > futureshop POST /oauth/token",
+	}
+	if strings.Join(paths, "\n") != strings.Join(want, "\n") {
+		t.Errorf("span tree:\n%s\nwant:\n%s", strings.Join(paths, "\n"), strings.Join(want, "\n"))
+	}
+	for _, s := range spans {
+		if s.Name() != "job" {
+			continue
+		}
+		attrs := map[string]string{}
+		for _, a := range s.Attributes() {
+			attrs[string(a.Key)] = a.Value.Emit()
+		}
+		b, _ := json.Marshal(attrs)
+		if attrs["runner.records.read"] != "14" || attrs["runner.records.ok"] != "9" {
+			t.Errorf("job span attributes: %s", b)
+		}
+	}
+}
