@@ -1,0 +1,35 @@
+CREATE TABLE ledger_runs (
+    id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job        TEXT NOT NULL,
+    trigger    TEXT NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL,
+    ended_at   TIMESTAMPTZ,
+    sent       INTEGER NOT NULL DEFAULT 0,
+    ok         INTEGER NOT NULL DEFAULT 0,
+    failed     INTEGER NOT NULL DEFAULT 0,
+    parked     INTEGER NOT NULL DEFAULT 0,
+    unchanged  INTEGER NOT NULL DEFAULT 0,
+    excluded   INTEGER NOT NULL DEFAULT 0,
+    errors     INTEGER NOT NULL DEFAULT 0,
+    error      TEXT NOT NULL DEFAULT ''
+);
+
+CREATE INDEX ledger_runs_job ON ledger_runs (job, id);
+
+CREATE TABLE ledger_entries (
+    job      TEXT NOT NULL,
+    dest     TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    hash     TEXT NOT NULL DEFAULT '',
+    payload  TEXT NOT NULL DEFAULT '',
+    status   TEXT NOT NULL,
+    code     TEXT NOT NULL DEFAULT '',
+    message  TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    first_at TIMESTAMPTZ NOT NULL,
+    last_at  TIMESTAMPTZ NOT NULL,
+    run_id   BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (job, dest, key)
+);
+
+CREATE INDEX ledger_entries_status ON ledger_entries (status, job);
