@@ -71,6 +71,7 @@ var funcDoc = map[string]string{
 	"within_days": "within_days(t, n): t's local date is on or after today − n days",
 	"days_since":  "days_since(t): calendar days from t's local date to today",
 	"ymd":         "ymd(t): t's local date as yyyy-mm-dd",
+	"ymdhms":      "ymdhms(t): t in the job's zone as yyyy-mm-dd hh:mm:ss, GoQ's timestamp form",
 	"date":        "date(s): parse yyyy-mm-dd or yyyy/mm/dd [hh:mm[:ss]] in the job's zone",
 	"now":         "now(): the run's clock (pinned by -now)",
 	"today":       "today(): midnight of today in the job's zone",
@@ -110,6 +111,13 @@ func exprOptions(c *clock) []expr.Option {
 				return nil, nil
 			}
 			return ymd(t.In(c.loc)), nil
+		}, new(func(time.Time) string)),
+		expr.Function("ymdhms", func(p ...any) (any, error) {
+			t, ok := p[0].(time.Time)
+			if !ok {
+				return nil, nil
+			}
+			return t.In(c.loc).Format("2006-01-02 15:04:05"), nil
 		}, new(func(time.Time) string)),
 		expr.Function("date", func(p ...any) (any, error) {
 			s, ok := p[0].(string)

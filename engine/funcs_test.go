@@ -46,6 +46,7 @@ func TestHelpers(t *testing.T) {
 		{"days_since(t)", map[string]any{"t": at("2026-11-28 23:59")}, 0},
 		{"ymd(t)", map[string]any{"t": time.Date(2026, 11, 27, 16, 0, 0, 0, time.UTC)}, "2026-11-28"},
 		{"ymd(t)", map[string]any{"t": nil}, nil},
+		{"ymdhms(t)", map[string]any{"t": time.Date(2026, 11, 27, 16, 4, 5, 0, time.UTC)}, "2026-11-28 01:04:05"},
 		{"ymd(date(s))", map[string]any{"s": "2026/11/21"}, "2026-11-21"},
 		{"date(s)", map[string]any{"s": ""}, nil},
 		{"hankaku(s)", map[string]any{"s": "１２３４－ＡＢ"}, "1234-AB"},

@@ -191,3 +191,55 @@ func TestTraceTree(t *testing.T) {
 		}
 	}
 }
+
+// TestOrderImportEndToEnd runs the import example against the test server
+// and reads the CP932 file it writes: one row per product line, and unit
+// prices that include option prices exactly when the job asks for it.
+func TestOrderImportEndToEnd(t *testing.T) {
+	for _, tt := range []struct {
+		add  string
+		want []string // unit prices of the two lines of order 100000002001
+	}{
+		{"true", []string{"3300", "1000"}},
+		{"false", []string{"3000", "1000"}},
+	} {
+		t.Run("add_option_prices="+tt.add, func(t *testing.T) {
+			srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
+			defer srv.Close()
+			o := futureshoptest.NewOrder("100000002001", mustTime(t, "2026-11-25T09:30:00+09:00"))
+			o.Shipments[0].Products = []futureshoptest.Product{
+				{ProductNo: "P-1", SkuNo: "S-1", Name: "名入れマグ ①", Price: 3000, Count: 2,
+					Options: []futureshoptest.ProductOption{{Name: "名入れ", Selection: "あり", Price: 200}, {Name: "ギフト包装", Selection: "する", Price: 100}}},
+				{ProductNo: "P-2", SkuNo: "S-2", Name: "コースター", Price: 1000, Count: 1},
+			}
+			old := futureshoptest.NewOrder("100000002002", mustTime(t, "2026-11-10T09:30:00+09:00")) // 18 days before: outside the window
+			srv.Seed(o, old)
+			dir := t.TempDir()
+			out, code := invoke(t, shopEnv(srv), "run", "-var", "goq_import_dir="+dir, "-var", "add_option_prices="+tt.add,
+				"-now", seedNow, "../../examples/futureshop-to-goq.hcl")
+			if code != 0 {
+				t.Fatalf("exit %d\n%s", code, out)
+			}
+			rows := readCP932CSV(t, dir)
+			if len(rows) != 3 {
+				t.Fatalf("want a header and 2 rows, got %d:\n%v", len(rows), rows)
+			}
+			col := map[string]int{}
+			for i, h := range rows[0] {
+				col[h] = i
+			}
+			for i, want := range tt.want {
+				row := rows[i+1]
+				if row[col["受注番号"]] != "100000002001" || row[col["単価"]] != want {
+					t.Errorf("row %d: %v, want unit price %s", i+1, row, want)
+				}
+			}
+			if got := rows[1][col["商品名"]]; got != "名入れマグ ①" {
+				t.Errorf("product name %q did not survive CP932", got)
+			}
+			if got := rows[1][col["注文日時"]]; got != "2026-11-25 09:30:00" {
+				t.Errorf("order time %q", got)
+			}
+		})
+	}
+}
