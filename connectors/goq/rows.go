@@ -45,7 +45,8 @@ type winner struct {
 
 // Files returns the files this iteration reads, in reading order. With an
 // inbox, these are the files to pass to Source.Archive once every order in
-// them has a recorded result.
+// them has a recorded result. The Meta.Pos of a record starts with the base
+// name of its file and a colon.
 func (r *Rows) Files() []string { return append([]string(nil), r.files...) }
 
 // Next implements engine.Records.
