@@ -1,0 +1,49 @@
+package engine_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/goqsync/runner/connectors/futureshop"
+	"github.com/goqsync/runner/connectors/goq"
+	"github.com/goqsync/runner/engine"
+)
+
+// FuzzLoad feeds arbitrary job files to the loader: whatever the bytes,
+// it must answer with diagnostics, never a panic.
+func FuzzLoad(f *testing.F) {
+	seeds, _ := filepath.Glob("../examples/*.hcl")
+	more, _ := filepath.Glob("../cmd/runner/testdata/jobs/*.hcl")
+	for _, p := range append(seeds, more...) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`job "x" { map { order_no = "let a = 1; a +" } }`))
+	reg := engine.NewRegistry()
+	goq.Register(reg)
+	futureshop.Register(reg)
+	f.Fuzz(func(t *testing.T, src []byte) {
+		path := filepath.Join(t.TempDir(), "job.hcl")
+		if err := os.WriteFile(path, src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, diags := engine.Load([]string{path}, engine.LoadOptions{Registry: reg, LookupEnv: func(string) (string, bool) { return "", false }})
+		if cfg == nil {
+			t.Fatal("nil config")
+		}
+		if !diags.HasErrors() && len(cfg.Jobs) == 0 {
+			t.Fatal("no errors and no jobs")
+		}
+		var sink discard
+		cfg.DiagWriter().WriteText(&sink, diags)
+		engine.Format(src, path)
+	})
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
