@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -130,7 +132,8 @@ func newDestination(body, afterExport hcl.Body, s *engine.Settings) (*Destinatio
 	for i := range d.kinds {
 		d.kinds[i] = engine.String
 	}
-	for name, h := range cfg.Headers {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Headers)) {
+		h := cfg.Headers[name]
 		i, ok := index[name]
 		if !ok {
 			diags = append(diags, attrDiag(body, "headers", "Unknown column",
@@ -139,7 +142,8 @@ func newDestination(body, afterExport hcl.Body, s *engine.Settings) (*Destinatio
 		}
 		d.headers[i] = h
 	}
-	for name, t := range cfg.Types {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Types)) {
+		t := cfg.Types[name]
 		i, ok := index[name]
 		if !ok {
 			diags = append(diags, attrDiag(body, "types", "Unknown column",

@@ -174,7 +174,14 @@ func newSource(body hcl.Body, s *engine.Settings) (*Source, hcl.Diagnostics) {
 	}
 
 	if cfg.Columns != nil {
-		for name, attr := range cfg.Columns.Attrs {
+		// In source order, so that diagnostics come out in a stable order.
+		attrs := make([]*hcl.Attribute, 0, len(cfg.Columns.Attrs))
+		for _, a := range cfg.Columns.Attrs {
+			attrs = append(attrs, a)
+		}
+		sort.Slice(attrs, func(i, j int) bool { return attrs[i].Range.Start.Byte < attrs[j].Range.Start.Byte })
+		for _, attr := range attrs {
+			name := attr.Name
 			i := fieldIndex(name)
 			if i < 0 {
 				diags = append(diags, &hcl.Diagnostic{
