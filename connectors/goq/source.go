@@ -252,9 +252,21 @@ func (s *Source) Inputs() ([]string, error) {
 		}
 		return []string{s.path}, nil
 	}
-	files, err := filepath.Glob(s.path)
+	matches, err := filepath.Glob(s.path)
 	if err != nil {
 		return nil, fmt.Errorf("path %q: %w", s.path, err)
+	}
+	// As a shell would, a glob skips dot files (exporters' temporaries)
+	// and directories.
+	var files []string
+	for _, m := range matches {
+		if strings.HasPrefix(filepath.Base(m), ".") {
+			continue
+		}
+		if fi, err := os.Stat(m); err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		files = append(files, m)
 	}
 	sort.Strings(files)
 	return files, nil
