@@ -29,6 +29,7 @@ func BenchmarkLedger(b *testing.B) {
 			for i := range keys {
 				keys[i] = fmt.Sprintf("1%011d/1", i)
 			}
+			var tLookup, tBegin, tRecord time.Duration
 			b.ResetTimer()
 			for n := 0; n < b.N; n++ {
 				run, err := s.StartRun(ctx, "bench", ledger.TriggerCLI, time.Now())
@@ -37,9 +38,11 @@ func BenchmarkLedger(b *testing.B) {
 				}
 				for i := 0; i < orders; i += batchSize {
 					batch := keys[i : i+batchSize]
+					t := time.Now()
 					if _, err := s.Lookup(ctx, "bench", "futureshop", batch); err != nil {
 						b.Fatal(err)
 					}
+					tLookup += time.Since(t)
 					sends := make([]ledger.Send, len(batch))
 					outs := make([]ledger.Outcome, len(batch))
 					for j, k := range batch {
@@ -49,18 +52,26 @@ func BenchmarkLedger(b *testing.B) {
 						sends[j] = ledger.Send{Key: k, Hash: hash, Payload: payload}
 						outs[j] = ledger.Outcome{Key: k, Status: ledger.StatusOK}
 					}
+					t = time.Now()
 					if err := s.Begin(ctx, run, "bench", "futureshop", sends); err != nil {
 						b.Fatal(err)
 					}
+					tBegin += time.Since(t)
+					t = time.Now()
 					if err := s.Record(ctx, run, "bench", "futureshop", outs); err != nil {
 						b.Fatal(err)
 					}
+					tRecord += time.Since(t)
 				}
 				if err := s.FinishRun(ctx, run, time.Now(), ledger.Counts{Sent: orders, OK: orders}, ""); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*orders), "µs/record")
+			records := float64(b.N * orders)
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/records, "µs/record")
+			b.ReportMetric(float64(tLookup.Microseconds())/records, "lookup-µs/record")
+			b.ReportMetric(float64(tBegin.Microseconds())/records, "begin-µs/record")
+			b.ReportMetric(float64(tRecord.Microseconds())/records, "record-µs/record")
 		})
 	}
 }

@@ -279,7 +279,7 @@ func (s *Store) Begin(ctx context.Context, runID int64, job, dest string, sends 
 				q.WriteString(`(?, ?, ?, ?, ?, 'pending', '', '', 0, ?, ?, ?)`)
 				args = append(args, job, dest, sd.Key, sd.Hash, string(sd.Payload), now, now, runID)
 			}
-			q.WriteString(` ON CONFLICT (job, dest, key) DO UPDATE SET hash = excluded.hash,
+			q.WriteString(` ON CONFLICT (key, job, dest) DO UPDATE SET hash = excluded.hash,
 				payload = excluded.payload, status = excluded.status, code = '', message = '',
 				last_at = excluded.last_at, run_id = excluded.run_id`)
 			if _, err := tx.ExecContext(ctx, s.rebind(q.String()), args...); err != nil {
@@ -328,7 +328,7 @@ func (s *Store) Record(ctx context.Context, runID int64, job, dest string, outco
 				q.WriteString(`(?, ?, ?, '', '', ?, ?, ?, 1, ?, ?, ?)`)
 				args = append(args, job, dest, o.Key, o.Status, o.Code, o.Message, now, now, runID)
 			}
-			q.WriteString(` ON CONFLICT (job, dest, key) DO UPDATE SET status = excluded.status,
+			q.WriteString(` ON CONFLICT (key, job, dest) DO UPDATE SET status = excluded.status,
 				code = excluded.code, message = excluded.message,
 				attempts = ledger_entries.attempts + 1, last_at = excluded.last_at, run_id = excluded.run_id`)
 			if _, err := tx.ExecContext(ctx, s.rebind(q.String()), args...); err != nil {

@@ -29,7 +29,7 @@ CREATE TABLE ledger_entries (
     first_at TIMESTAMP NOT NULL,
     last_at  TIMESTAMP NOT NULL,
     run_id   INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (job, dest, key)
+    PRIMARY KEY (key, job, dest) -- key first: lookups are by key list, and no statistics are needed to see that
 );
 
 CREATE INDEX ledger_entries_status ON ledger_entries (status, job);
