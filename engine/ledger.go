@@ -17,7 +17,7 @@ type Ledger interface {
 	// Begin records that batch is about to be sent, before it is.
 	Begin(ctx context.Context, run int64, job, dest string, batch []Payload) error
 	// Record stores a batch's results, with the run's progress, at once.
-	Record(ctx context.Context, run int64, job, dest string, batch []Payload, results []Result, progress RunSummary) error
+	Record(ctx context.Context, run int64, job, dest string, batch []Payload, results []Result) error
 	StartRun(ctx context.Context, job, trigger string, at time.Time) (int64, error)
 	FinishRun(ctx context.Context, run int64, at time.Time, s RunSummary, runErr error) error
 }

@@ -270,6 +270,8 @@ func (c *cli) pickJobs(cfg *engine.Config, name string) ([]*engine.Job, bool) {
 func (c *cli) plan(ctx context.Context, args []string) int {
 	var jf jobFlags
 	fs := c.flagSet("plan", "PATH...", &jf, true)
+	force := fs.Bool("force", false, "show records the last export already sent as to send")
+	noLedger := fs.Bool("no-ledger", false, "ignore what earlier runs recorded")
 	if fs.Parse(args) != nil {
 		return exitConfig
 	}
@@ -285,6 +287,17 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 	if !ok {
 		return exitConfig
 	}
+	opts := engine.PlanOptions{JSON: jf.json, Force: *force}
+	if !*noLedger {
+		st, ok := c.existingLedger(ctx)
+		if !ok {
+			return exitConfig
+		}
+		if st != nil {
+			defer st.Close()
+			opts.Ledger = engineLedger{st}
+		}
+	}
 	code := exitOK
 	for _, j := range jobs {
 		if diags := cfg.CheckRunnable(j, false); diags.HasErrors() {
@@ -292,7 +305,7 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 			return exitConfig
 		}
 		j.SetNow(time.Now())
-		if _, err := j.Plan(ctx, c.stdout, engine.PlanOptions{JSON: jf.json}); err != nil {
+		if _, err := j.Plan(ctx, c.stdout, opts); err != nil {
 			fmt.Fprintf(c.stderr, "runner plan: job %q: %v\n", j.Name, err)
 			code = exitFailed
 		}
@@ -304,6 +317,7 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	var jf jobFlags
 	fs := c.flagSet("run", "PATH...", &jf, true)
 	force := fs.Bool("force", false, "send records even when the last export already sent the same values")
+	noLedger := fs.Bool("no-ledger", false, "keep no record of this run: send everything that qualifies, remember nothing")
 	if fs.Parse(args) != nil {
 		return exitConfig
 	}
@@ -325,6 +339,15 @@ func (c *cli) run(ctx context.Context, args []string) int {
 			return exitConfig
 		}
 	}
+	var led engine.Ledger
+	if !*noLedger {
+		st, ok := c.openLedger(ctx)
+		if !ok {
+			return exitConfig
+		}
+		defer st.Close()
+		led = engineLedger{st}
+	}
 	stop := c.interrupt
 	if stop == nil {
 		stop = interruptChannel(c.stderr)
@@ -334,7 +357,7 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	code := exitOK
 	var sums []engine.RunSummary
 	for _, j := range jobs {
-		sum, err := j.Run(ctx, engine.RunOptions{Trigger: "cli", Force: *force, Stop: stop, Log: c.stderr})
+		sum, err := j.Run(ctx, engine.RunOptions{Trigger: "cli", Force: *force, Ledger: led, Stop: stop, Log: c.stderr})
 		sums = append(sums, sum)
 		if !jf.json {
 			printSummary(c.stdout, sum)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -19,8 +20,11 @@ import (
 var admitted = []string{"100000001201", "100000001202", "100000001206", "100000001208", "100000001210",
 	"100000001211", "100000001212", "100000001213", "100000001214"}
 
-func shopEnv(srv *futureshoptest.Server, extra ...string) func(string) (string, bool) {
+// shopEnv is the environment of a run against srv, with a ledger of its
+// own in a temporary directory.
+func shopEnv(t *testing.T, srv *futureshoptest.Server, extra ...string) func(string) (string, bool) {
 	return env(append([]string{
+		"RUNNER_DATABASE", filepath.Join(t.TempDir(), "state.db"),
 		"FUTURESHOP_API_DOMAIN", srv.URL,
 		"FUTURESHOP_SHOP_KEY", srv.ShopKey,
 		"FUTURESHOP_CLIENT_ID", srv.ClientID,
@@ -41,7 +45,7 @@ func TestShippingExportEndToEnd(t *testing.T) {
 		before[o.OrderNo] = o
 	}
 
-	out, code := invoke(t, shopEnv(srv), "run", "-json", "-var", "goq_export="+sample, "-now", seedNow, shipping)
+	out, code := invoke(t, shopEnv(t, srv), "run", "-json", "-var", "goq_export="+sample, "-now", seedNow, shipping)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
@@ -103,7 +107,7 @@ func TestRunReportsFailures(t *testing.T) {
 		}
 	}
 	srv.Seed(orders...)
-	out, code := invoke(t, shopEnv(srv), "run", "-var", "goq_export="+sample, "-now", seedNow, shipping)
+	out, code := invoke(t, shopEnv(t, srv), "run", "-var", "goq_export="+sample, "-now", seedNow, shipping)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
@@ -134,7 +138,7 @@ func TestTraceTree(t *testing.T) {
 	srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
 	defer srv.Close()
 	srv.Seed(futureshoptest.SampleOrders()...)
-	if out, code := invoke(t, shopEnv(srv), "run", "-var", "goq_export="+sample, "-now", seedNow, shipping); code != 0 {
+	if out, code := invoke(t, shopEnv(t, srv), "run", "-var", "goq_export="+sample, "-now", seedNow, shipping); code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 	tp.ForceFlush(context.Background())
@@ -215,7 +219,7 @@ func TestOrderImportEndToEnd(t *testing.T) {
 			old := futureshoptest.NewOrder("100000002002", mustTime(t, "2026-11-10T09:30:00+09:00")) // 18 days before: outside the window
 			srv.Seed(o, old)
 			dir := t.TempDir()
-			out, code := invoke(t, shopEnv(srv), "run", "-var", "goq_import_dir="+dir, "-var", "add_option_prices="+tt.add,
+			out, code := invoke(t, shopEnv(t, srv), "run", "-var", "goq_import_dir="+dir, "-var", "add_option_prices="+tt.add,
 				"-now", seedNow, "../../examples/futureshop-to-goq.hcl")
 			if code != 0 {
 				t.Fatalf("exit %d\n%s", code, out)

@@ -63,6 +63,9 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 		"plan":     c.plan,
 		"run":      c.run,
 		"demo":     c.demo,
+		"history":  c.history,
+		"failures": c.failures,
+		"retry":    c.retry,
 	}
 	f, ok := commands[cmd]
 	switch {
@@ -100,6 +103,9 @@ commands:
   plan [-job NAME] PATH     show what a run would send, record by record
   run [-job NAME] PATH      send it, then apply the post-export actions
   demo                      run the shipping example against a built-in futureshop test server
+  history [JOB]             past runs, newest first
+  failures [JOB]            records parked after a failure that retrying cannot fix
+  retry JOB [KEY...]        send parked records again on the next run
 
 Flags come before paths; "runner COMMAND -h" lists a command's flags.
 `)

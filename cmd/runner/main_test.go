@@ -16,7 +16,9 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // env builds a lookupEnv over a fixed map, so tests never see the
 // developer's own environment.
 func env(kv ...string) func(string) (string, bool) {
-	m := map[string]string{}
+	// No ledger unless a test gives one: goldens must not depend on what
+	// earlier runs left behind.
+	m := map[string]string{"RUNNER_DATABASE": filepath.Join(os.TempDir(), "runner-test-no-such-dir", "state.db")}
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]
 	}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/goqsync/runner/connectors/futureshop/futureshoptest"
+	"github.com/goqsync/runner/ledger/ledgertest"
+)
+
+// databases runs a test on SQLite and on PostgreSQL (skipped, saying why,
+// when no server is reachable).
+func databases(t *testing.T, fn func(t *testing.T, dsn string)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, ledgertest.SQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, ledgertest.Postgres(t)) })
+}
+
+func countPath(srv *futureshoptest.Server, path string) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+// TestUnchangedExportSentOnce runs the shipping example ten times over the
+// same export: the shipping update goes out once; plan then shows every
+// order as unchanged; a changed tracking number is sent again.
+func TestUnchangedExportSentOnce(t *testing.T) {
+	databases(t, func(t *testing.T, dsn string) {
+		srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
+		defer srv.Close()
+		srv.Seed(futureshoptest.SampleOrders()...)
+		e := shopEnv(t, srv, "RUNNER_DATABASE", dsn)
+		for i := 0; i < 10; i++ {
+			if out, code := invoke(t, e, "run", "-var", "goq_export="+sample, "-now", seedNow, shipping); code != 0 {
+				t.Fatalf("run %d: exit %d\n%s", i+1, code, out)
+			}
+		}
+		if n := countPath(srv, "/admin-api/v1/shipping/status"); n != 1 {
+			t.Errorf("%d shipping calls over ten runs, want 1", n)
+		}
+		if n := countPath(srv, "/admin-api/v1/order/complete"); n != 1 {
+			t.Errorf("%d complete calls over ten runs, want 1", n)
+		}
+		out, _ := invoke(t, e, "plan", "-var", "goq_export="+sample, "-now", seedNow, shipping)
+		if !strings.Contains(out, "0 to send, 5 excluded, 9 unchanged") {
+			t.Errorf("plan after the runs:\n%s", out)
+		}
+		out, _ = invoke(t, e, "plan", "-force", "-var", "goq_export="+sample, "-now", seedNow, shipping)
+		if !strings.Contains(out, "9 to send") {
+			t.Errorf("plan -force:\n%s", out)
+		}
+
+		out, code := invoke(t, e, "history", "-json", "shipping-to-futureshop")
+		var runs []struct {
+			Trigger string         `json:"trigger"`
+			Counts  map[string]int `json:"counts"`
+		}
+		if code != 0 || json.Unmarshal([]byte(out[strings.Index(out, "[\n"):strings.LastIndex(out, "]")+1]), &runs) != nil {
+			t.Fatalf("history: exit %d\n%s", code, out)
+		}
+		if len(runs) != 10 || runs[0].Counts["unchanged"] != 9 || runs[9].Counts["ok"] != 9 || runs[0].Trigger != "cli" {
+			t.Errorf("history: %+v", runs)
+		}
+	})
+}
+
+// TestParkAndRetry parks a store-pickup order, does not retry it while it
+// is parked, lists it in failures, and sends it again after retry.
+func TestParkAndRetry(t *testing.T) {
+	databases(t, func(t *testing.T, dsn string) {
+		srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
+		defer srv.Close()
+		orders := futureshoptest.SampleOrders()
+		for i := range orders {
+			if orders[i].OrderNo == "100000001206" {
+				orders[i].Shipments[0].StorePickup = true
+			}
+		}
+		srv.Seed(orders...)
+		e := shopEnv(t, srv, "RUNNER_DATABASE", dsn)
+		args := []string{"run", "-var", "goq_export=" + sample, "-now", seedNow, shipping}
+		if out, code := invoke(t, e, args...); code != 1 || !strings.Contains(out, "CannotUpdateStorePickup") {
+			t.Fatalf("first run: exit %d\n%s", code, out)
+		}
+		out, code := invoke(t, e, args...)
+		if code != 0 || !strings.Contains(out, "1 parked") {
+			t.Fatalf("second run should skip the parked order: exit %d\n%s", code, out)
+		}
+		if n := countPath(srv, "/admin-api/v1/shipping/status"); n != 1 {
+			t.Errorf("%d shipping calls, want 1: the parked order was retried", n)
+		}
+		out, _ = invoke(t, e, "failures")
+		if !strings.Contains(out, "100000001206/1") || !strings.Contains(out, "CannotUpdateStorePickup") {
+			t.Errorf("failures:\n%s", out)
+		}
+		// The shop fixes the shipment; someone says retry.
+		o, _ := srv.Order("100000001206")
+		o.Shipments[0].StorePickup = false
+		srv.AddOrder(o)
+		if out, code := invoke(t, e, "retry", "shipping-to-futureshop", "100000001206/1"); code != 0 || !strings.Contains(out, "1 parked") {
+			t.Fatalf("retry: exit %d\n%s", code, out)
+		}
+		if out, code := invoke(t, e, args...); code != 0 || !strings.Contains(out, "1 ok") {
+			t.Fatalf("run after retry: exit %d\n%s", code, out)
+		}
+		if o, _ := srv.Order("100000001206"); o.Status != futureshoptest.StatusCompleted {
+			t.Errorf("order after retry: %+v", o)
+		}
+	})
+}
+
+// TestFailedRecordRetried makes the shipping call fail as a whole: the run
+// reports it and exits 1; the next run sends the orders again and succeeds.
+func TestFailedRecordRetried(t *testing.T) {
+	databases(t, func(t *testing.T, dsn string) {
+		srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
+		defer srv.Close()
+		srv.Seed(futureshoptest.SampleOrders()...)
+		srv.FailOrder("100000001211", "Busy", "the order is being edited in the admin screen")
+		e := shopEnv(t, srv, "RUNNER_DATABASE", dsn)
+		args := []string{"run", "-var", "goq_export=" + sample, "-now", seedNow, shipping}
+		if out, code := invoke(t, e, args...); code != 1 || !strings.Contains(out, "100000001211") {
+			t.Fatalf("first run: exit %d\n%s", code, out)
+		}
+		srv.ClearFaults()
+		out, code := invoke(t, e, args...)
+		if code != 0 || !strings.Contains(out, "1 sent") || !strings.Contains(out, "8 unchanged") {
+			t.Fatalf("second run: exit %d\n%s", code, out)
+		}
+		if o, _ := srv.Order("100000001211"); o.Status != futureshoptest.StatusCompleted {
+			t.Errorf("order 1211 after the second run: %+v", o)
+		}
+	})
+}
