@@ -1,0 +1,23 @@
+// Package scheduler is the inside of `runner serve`: it runs each job on its
+// schedule and on request, never two runs of one job at once, and serves
+// the HTTP API (manual runs, jobs, runs, health).
+//
+// It is built on River (github.com/riverqueue/river). Each run is a River
+// job; River's periodic jobs enqueue scheduled occurrences on the elected
+// leader only, and a unique key of job name and occurrence time keeps each
+// occurrence to one run even when leadership moves between processes. A
+// lock held for the length of a run (a PostgreSQL session advisory lock,
+// released by the server if the process dies) keeps runs of one job apart.
+// With SQLite (the default) River keeps its tables in a file beside the
+// ledger's, and one process serves; with PostgreSQL several serve processes
+// share one database, and the one in charge of scheduling changes hands
+// when a process stops.
+//
+// Runs are not retried by River: a run records its own outcome in the
+// ledger, and the next occurrence picks up whatever it left undone. Stop
+// waits for runs in flight.
+//
+// It is not the engine: it neither loads job files nor knows what a run
+// does; the caller passes a RunFunc and a list of Jobs, and Reload to swap
+// them after validating new files.
+package scheduler

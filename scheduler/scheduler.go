@@ -1,0 +1,563 @@
+package scheduler
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+	_ "modernc.org/sqlite" // registers "sqlite"
+
+	"github.com/goqsync/runner/ledger"
+)
+
+// Schedule says when a job runs next. robfig/cron schedules satisfy it.
+type Schedule interface {
+	Next(time.Time) time.Time
+}
+
+// Job is a job the scheduler knows.
+type Job struct {
+	Name     string
+	Schedule Schedule // nil: the job runs only on request
+	Spec     string   // the schedule as written ("every 10m"), shown by GET /jobs
+}
+
+// RunFunc runs a job once and returns the ledger's id of the run. It should
+// record its own failures in the ledger; the error it returns is logged and
+// kept by River, and the run is not retried. When ctx is cancelled (a hard
+// stop), it should finish the batch in flight and return.
+type RunFunc func(ctx context.Context, job, trigger string) (runID int64, err error)
+
+// History is the part of the ledger the HTTP API reads.
+type History interface {
+	History(ctx context.Context, job string, limit int) ([]ledger.Run, error)
+	Run(ctx context.Context, id int64) (ledger.Run, error)
+}
+
+// Config configures a Scheduler.
+type Config struct {
+	// Database is the ledger's: a postgres:// URL, whose database then also
+	// holds River's tables (in the schema its search_path names, if any), or
+	// the path of the ledger's SQLite file, beside which River gets a file of
+	// its own (runner.db → runner-river.db) so that River's polling never
+	// holds the lock a run's ledger writes wait on.
+	Database string
+	Run      RunFunc
+	Ledger   History // may be nil: no history in the API
+	Jobs     []Job
+
+	// Listen is the address the HTTP API will listen on. Off loopback, Token
+	// must be set.
+	Listen string
+	// Token, when set, is the bearer token every API request but the health
+	// checks must carry (RUNNER_API_TOKEN).
+	Token string
+
+	// RescueAfter is how long a run may stay "running" in River before River
+	// considers its process dead and gives up on it; a manual run of a job
+	// cannot be requested meanwhile. Zero means River's default (one hour).
+	// It must exceed the longest run.
+	RescueAfter time.Duration
+
+	Logger *slog.Logger
+}
+
+// Trigger names, as the ledger records them.
+const (
+	TriggerSchedule = ledger.TriggerSchedule
+	TriggerManual   = ledger.TriggerManual
+)
+
+var (
+	// ErrUnknownJob is returned for a job name the scheduler does not have.
+	ErrUnknownJob = errors.New("unknown job")
+	// ErrRunning is returned when a manual run of the job is already running.
+	ErrRunning = errors.New("a manual run of the job is already running")
+)
+
+const queue = "runner"
+
+// runArgs is a River job: one run of a runner job. Slot is the scheduled
+// occurrence it stands for (zero for a manual run). Job and Slot make up the
+// unique key, so an occurrence is inserted once however many processes or
+// leaders try.
+type runArgs struct {
+	Job     string    `json:"job" river:"unique"`
+	Slot    time.Time `json:"slot" river:"unique"`
+	Trigger string    `json:"trigger" river:"unique"`
+}
+
+func (runArgs) Kind() string { return "runner_run" }
+
+// scheduledUnique covers every state, completed and discarded included: an
+// occurrence that ran, or failed, never runs again (until River's cleaner
+// removes the row, a day later by default).
+var scheduledUnique = river.UniqueOpts{ByArgs: true, ByState: rivertype.JobStates()}
+
+// manualUnique coalesces requests while a manual run is queued or running.
+var manualUnique = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+	rivertype.JobStateScheduled, rivertype.JobStateRetryable,
+}}
+
+// riverClient is what the scheduler uses of river.Client, whichever the
+// driver's transaction type.
+type riverClient interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	PeriodicJobs() *river.PeriodicJobBundle
+}
+
+// Scheduler runs jobs on their schedules and on request, through River.
+type Scheduler struct {
+	cfg    Config
+	log    *slog.Logger
+	client riverClient
+	ping   func(context.Context) error
+	close  func()
+	// lockJob takes the cross-process lock that keeps two runs of one job
+	// apart; ok is false when another holds it.
+	lockJob func(ctx context.Context, job string) (unlock func(), ok bool, err error)
+
+	mu   sync.RWMutex
+	jobs map[string]Job
+
+	local   sync.Mutex
+	running map[string]bool // jobs running in this process
+
+	ready   atomic.Bool
+	stopped atomic.Bool
+}
+
+// New connects to the database, applies River's migrations and prepares the
+// scheduler. It does not start running jobs; Start does.
+func New(ctx context.Context, cfg Config) (*Scheduler, error) {
+	if cfg.Run == nil {
+		return nil, errors.New("new scheduler: no run function")
+	}
+	if cfg.Token == "" && cfg.Listen != "" && !Loopback(cfg.Listen) {
+		return nil, fmt.Errorf("new scheduler: listening on %s needs an API token (RUNNER_API_TOKEN)", cfg.Listen)
+	}
+	jobs, err := jobMap(cfg.Jobs)
+	if err != nil {
+		return nil, fmt.Errorf("new scheduler: %w", err)
+	}
+	s := &Scheduler{cfg: cfg, log: cfg.Logger, jobs: jobs, running: map[string]bool{}}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	rcfg := &river.Config{
+		Queues:               map[string]river.QueueConfig{queue: {MaxWorkers: 8}},
+		JobTimeout:           -1, // a run takes as long as it takes
+		MaxAttempts:          1,  // a run records its own failures; the next occurrence is the retry
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		Logger:               s.log,
+		PeriodicJobs:         s.periodic(cfg.Jobs),
+	}
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {
+		return nil, fmt.Errorf("new scheduler: %w", err)
+	}
+	rcfg.Workers = workers
+
+	if isPostgres(cfg.Database) {
+		err = s.openPostgres(ctx, rcfg)
+	} else {
+		err = s.openSQLite(ctx, rcfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("new scheduler: %w", err)
+	}
+	return s, nil
+}
+
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// riverMigrateLock serialises River's migrations between processes starting
+// at once; rivermigrate takes no lock itself.
+const riverMigrateLock = 0x72756e6e65725276
+
+func (s *Scheduler) openPostgres(ctx context.Context, rcfg *river.Config) error {
+	pcfg, err := pgxpool.ParseConfig(s.cfg.Database)
+	if err != nil {
+		return err
+	}
+	// River qualifies its tables and notification channels by schema; give
+	// it the one the DSN's search_path names so both agree.
+	if sp := pcfg.ConnConfig.RuntimeParams["search_path"]; identRE.MatchString(sp) {
+		rcfg.Schema = sp
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return err
+	}
+	driver := riverpgxv5.New(pool)
+	if err := func() error {
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Release()
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(riverMigrateLock)); err != nil {
+			return fmt.Errorf("lock river migrations: %w", err)
+		}
+		defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(riverMigrateLock))
+		return migrate(ctx, driver, rcfg.Schema, s.log)
+	}(); err != nil {
+		pool.Close()
+		return err
+	}
+	client, err := river.NewClient(driver, rcfg)
+	if err != nil {
+		pool.Close()
+		return err
+	}
+	s.client, s.ping, s.close = client, pool.Ping, pool.Close
+	lockPrefix := "runner job " + rcfg.Schema + "."
+	s.lockJob = func(ctx context.Context, job string) (func(), bool, error) {
+		// A session advisory lock on a connection held for the whole run:
+		// if the process dies, the connection closes and the lock with it.
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		key := lockKey(lockPrefix + job)
+		var ok bool
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
+			conn.Release()
+			return nil, false, err
+		}
+		if !ok {
+			conn.Release()
+			return nil, false, nil
+		}
+		return func() {
+			if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key); err != nil {
+				// Do not return a connection that may still hold the lock.
+				conn.Conn().Close(context.Background())
+			}
+			conn.Release()
+		}, true, nil
+	}
+	return nil
+}
+
+func (s *Scheduler) openSQLite(ctx context.Context, rcfg *river.Config) error {
+	if s.cfg.Database == "" {
+		return errors.New("no database")
+	}
+	path := RiverSQLitePath(s.cfg.Database)
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		return err
+	}
+	// River's SQLite driver wants a single connection: SQLite has one
+	// writer, and River's services would otherwise trip over each other.
+	db.SetMaxOpenConns(1)
+	driver := riversqlite.New(db)
+	if err := migrate(ctx, driver, "", s.log); err != nil {
+		db.Close()
+		return err
+	}
+	client, err := river.NewClient(driver, rcfg)
+	if err != nil {
+		db.Close()
+		return err
+	}
+	s.client, s.ping, s.close = client, db.PingContext, func() { db.Close() }
+	// One process owns a SQLite file (several serve processes need
+	// PostgreSQL), so the in-process lock in work is the whole story.
+	s.lockJob = func(context.Context, string) (func(), bool, error) { return func() {}, true, nil }
+	return nil
+}
+
+// RiverSQLitePath returns the file River uses beside the ledger's SQLite
+// file.
+func RiverSQLitePath(ledgerPath string) string {
+	ext := filepath.Ext(ledgerPath)
+	return strings.TrimSuffix(ledgerPath, ext) + "-river" + ext
+}
+
+func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], schema string, log *slog.Logger) error {
+	m, err := rivermigrate.New(driver, &rivermigrate.Config{Schema: schema, Logger: log})
+	if err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	return nil
+}
+
+func lockKey(s string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return int64(h.Sum64())
+}
+
+// Start starts running jobs. ctx carries values only: cancelling it does
+// not stop the scheduler, Stop does, so that a signal never cuts a run short
+// by accident.
+func (s *Scheduler) Start(ctx context.Context) error {
+	if err := s.client.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start scheduler: %w", err)
+	}
+	s.ready.Store(true)
+	return nil
+}
+
+// Stop stops taking new runs and waits for the runs in flight to finish. If
+// ctx ends first, it cancels their contexts (the engine then finishes the
+// batch in flight and records it) and waits for them to return.
+func (s *Scheduler) Stop(ctx context.Context) error {
+	s.ready.Store(false)
+	if s.stopped.Swap(true) {
+		return nil
+	}
+	defer s.close()
+	err := s.client.Stop(ctx)
+	if err != nil && ctx.Err() != nil {
+		s.log.Warn("runs still in flight at the shutdown deadline; cancelling them")
+		hard, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		err = s.client.StopAndCancel(hard)
+	}
+	if err != nil {
+		return fmt.Errorf("stop scheduler: %w", err)
+	}
+	return nil
+}
+
+// Reload replaces the job set. The caller validates the job files first;
+// Reload only checks that names are present and distinct. Runs in flight
+// continue; a queued run of a job that is gone is dropped when it comes up.
+func (s *Scheduler) Reload(jobs []Job) error {
+	m, err := jobMap(jobs)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	s.mu.Lock()
+	s.jobs = m
+	s.mu.Unlock()
+	b := s.client.PeriodicJobs()
+	b.Clear()
+	if _, err := b.AddManySafely(s.periodic(jobs)); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	return nil
+}
+
+func jobMap(jobs []Job) (map[string]Job, error) {
+	m := make(map[string]Job, len(jobs))
+	for _, j := range jobs {
+		if j.Name == "" {
+			return nil, errors.New("job without a name")
+		}
+		if _, dup := m[j.Name]; dup {
+			return nil, fmt.Errorf("job %q given twice", j.Name)
+		}
+		m[j.Name] = j
+	}
+	return m, nil
+}
+
+func (s *Scheduler) job(name string) (Job, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	j, ok := s.jobs[name]
+	return j, ok
+}
+
+func (s *Scheduler) jobList() []Job {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Job, 0, len(s.jobs))
+	for _, j := range s.jobs {
+		out = append(out, j)
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].Name < out[k].Name })
+	return out
+}
+
+// periodic turns the scheduled jobs into River periodic jobs. River's
+// periodic enqueuer runs on the elected leader only and does not tell the
+// constructor which occurrence it is building, but it calls Next for one
+// job in sequence: the occurrence due is the last value Next returned.
+// slotSchedule keeps it, and the constructor puts it in the args, where it
+// makes the unique key.
+func (s *Scheduler) periodic(jobs []Job) []*river.PeriodicJob {
+	var out []*river.PeriodicJob
+	for _, j := range jobs {
+		if j.Schedule == nil {
+			continue
+		}
+		ss := &slotSchedule{inner: align(j.Schedule)}
+		name := j.Name
+		out = append(out, river.NewPeriodicJob(ss, func() (river.JobArgs, *river.InsertOpts) {
+			return runArgs{Job: name, Slot: ss.last(), Trigger: TriggerSchedule},
+				&river.InsertOpts{Queue: queue, MaxAttempts: 1, UniqueOpts: scheduledUnique}
+		}, nil))
+	}
+	return out
+}
+
+type slotSchedule struct {
+	inner Schedule
+	mu    sync.Mutex
+	next  time.Time
+}
+
+func (s *slotSchedule) Next(t time.Time) time.Time {
+	n := s.inner.Next(t).UTC().Truncate(time.Millisecond)
+	s.mu.Lock()
+	s.next = n
+	s.mu.Unlock()
+	return n
+}
+
+func (s *slotSchedule) last() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next
+}
+
+type worker struct {
+	river.WorkerDefaults[runArgs]
+	s *Scheduler
+}
+
+func (w *worker) Work(ctx context.Context, j *river.Job[runArgs]) error {
+	return w.s.work(ctx, j.ID, j.Args)
+}
+
+// work runs one occurrence, unless a run of the same job is in flight here
+// or in another process: a scheduled occurrence is then skipped (the run in
+// flight does its work), a manual run waits its turn.
+func (s *Scheduler) work(ctx context.Context, riverID int64, a runArgs) error {
+	log := s.log.With("job", a.Job, "trigger", a.Trigger, "river_job_id", riverID)
+	if !a.Slot.IsZero() {
+		log = log.With("occurrence", a.Slot)
+	}
+	if _, ok := s.job(a.Job); !ok {
+		log.Warn("job no longer configured; dropping its run")
+		return nil
+	}
+	busy := func() error {
+		if a.Trigger == TriggerManual {
+			log.Info("job is running; manual run waits")
+			return river.JobSnooze(time.Second)
+		}
+		log.Warn("previous run still in flight; skipping this occurrence")
+		return nil
+	}
+
+	s.local.Lock()
+	if s.running[a.Job] {
+		s.local.Unlock()
+		return busy()
+	}
+	s.running[a.Job] = true
+	s.local.Unlock()
+	defer func() {
+		s.local.Lock()
+		delete(s.running, a.Job)
+		s.local.Unlock()
+	}()
+
+	unlock, ok, err := s.lockJob(ctx, a.Job)
+	if err != nil {
+		return fmt.Errorf("lock job %s: %w", a.Job, err)
+	}
+	if !ok {
+		return busy()
+	}
+	defer unlock()
+
+	if !a.Slot.IsZero() {
+		ctx = context.WithValue(ctx, occurrenceKey{}, a.Slot)
+	}
+	start := time.Now()
+	runID, err := s.cfg.Run(ctx, a.Job, a.Trigger)
+	log = log.With("run_id", runID, "took", time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		log.Error("run failed", "error", err)
+		return err
+	}
+	log.Info("run finished")
+	return nil
+}
+
+type occurrenceKey struct{}
+
+// Occurrence returns the scheduled time of the run whose context ctx is;
+// ok is false for a manual run.
+func Occurrence(ctx context.Context) (t time.Time, ok bool) {
+	t, ok = ctx.Value(occurrenceKey{}).(time.Time)
+	return t, ok
+}
+
+// Enqueued describes a requested manual run.
+type Enqueued struct {
+	Job        string `json:"job"`
+	RiverJobID int64  `json:"river_job_id"`
+	// Duplicate is true when a manual run of the job was already queued:
+	// this request joined it.
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+// RunNow queues a manual run of job (the 発送情報の更新 button). It returns
+// ErrUnknownJob for a job it does not have, and ErrRunning, with the
+// running job's id, when a manual run of the job is already running.
+func (s *Scheduler) RunNow(ctx context.Context, job string) (Enqueued, error) {
+	if _, ok := s.job(job); !ok {
+		return Enqueued{}, fmt.Errorf("run %s: %w", job, ErrUnknownJob)
+	}
+	res, err := s.client.Insert(ctx, runArgs{Job: job, Trigger: TriggerManual},
+		&river.InsertOpts{Queue: queue, MaxAttempts: 1, UniqueOpts: manualUnique})
+	if err != nil {
+		return Enqueued{}, fmt.Errorf("run %s: %w", job, err)
+	}
+	e := Enqueued{Job: job, RiverJobID: res.Job.ID, Duplicate: res.UniqueSkippedAsDuplicate}
+	if e.Duplicate && res.Job.State == rivertype.JobStateRunning {
+		return e, fmt.Errorf("run %s: %w", job, ErrRunning)
+	}
+	return e, nil
+}
+
+// Loopback reports whether a listen address accepts only local
+// connections. An empty host (":8080") listens everywhere.
+func Loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,431 @@
+package scheduler_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/goqsync/runner/ledger"
+	"github.com/goqsync/runner/ledger/ledgertest"
+	"github.com/goqsync/runner/scheduler"
+)
+
+// testLogger collects logs and shows them only when the test fails, so that
+// River's goroutines never log into a finished test.
+func testLogger(t *testing.T) *slog.Logger {
+	var (
+		mu  sync.Mutex
+		buf bytes.Buffer
+	)
+	t.Cleanup(func() {
+		if t.Failed() {
+			mu.Lock()
+			t.Log("logs:\n" + buf.String())
+			mu.Unlock()
+		}
+	})
+	return slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// recorder is a RunFunc that records runs in a real ledger and counts
+// scheduled occurrences.
+type recorder struct {
+	store    *ledger.Store
+	instance string
+	took     time.Duration
+
+	mu       *sync.Mutex
+	started  map[time.Time][]string // occurrence → instances that started it
+	finished map[time.Time][]string
+	onStart  func(job, instance string)
+}
+
+func (r *recorder) run(ctx context.Context, job, trigger string) (int64, error) {
+	id, err := r.store.StartRun(ctx, job, trigger, time.Now())
+	if err != nil {
+		return 0, err
+	}
+	slot, scheduled := scheduler.Occurrence(ctx)
+	if scheduled {
+		r.mu.Lock()
+		r.started[slot] = append(r.started[slot], r.instance)
+		r.mu.Unlock()
+	}
+	if r.onStart != nil {
+		r.onStart(job, r.instance)
+	}
+	select {
+	case <-time.After(r.took):
+	case <-ctx.Done():
+		// A hard stop: the engine would finish its batch; record it as cut.
+	}
+	if scheduled && ctx.Err() == nil {
+		r.mu.Lock()
+		r.finished[slot] = append(r.finished[slot], r.instance)
+		r.mu.Unlock()
+	}
+	errText := ""
+	if ctx.Err() != nil {
+		errText = "cancelled"
+	}
+	return id, r.store.FinishRun(context.WithoutCancel(ctx), id, time.Now(), ledger.Counts{}, errText)
+}
+
+func newRecorder(store *ledger.Store, instance string, took time.Duration) *recorder {
+	return &recorder{store: store, instance: instance, took: took, mu: &sync.Mutex{},
+		started: map[time.Time][]string{}, finished: map[time.Time][]string{}}
+}
+
+func openLedger(t *testing.T, dsn string) *ledger.Store {
+	t.Helper()
+	s, err := ledger.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func start(t *testing.T, cfg scheduler.Config) *scheduler.Scheduler {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
+	ctx := context.Background()
+	s, err := scheduler.New(ctx, cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := s.Stop(ctx); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	})
+	return s
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func history(t *testing.T, store *ledger.Store, job string) []ledger.Run {
+	t.Helper()
+	h, err := store.History(context.Background(), job, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func finishedRuns(t *testing.T, store *ledger.Store, job string) int {
+	n := 0
+	for _, r := range history(t, store, job) {
+		if !r.EndedAt.IsZero() {
+			n++
+		}
+	}
+	return n
+}
+
+// TestScheduled: a job every second runs and records; Reload swaps the job
+// set.
+func TestScheduled(t *testing.T) {
+	t.Parallel()
+	for _, d := range ledgertest.Dialects {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			dsn := d.DSN(t)
+			store := openLedger(t, dsn)
+			rec := newRecorder(store, "a", 100*time.Millisecond)
+			s := start(t, scheduler.Config{Database: dsn, Run: rec.run, Ledger: store,
+				Jobs: []scheduler.Job{{Name: "every-second", Schedule: scheduler.Every(time.Second), Spec: "every 1s"}}})
+
+			waitFor(t, 15*time.Second, "two scheduled runs", func() bool { return finishedRuns(t, store, "every-second") >= 2 })
+			for _, r := range history(t, store, "every-second") {
+				if r.Trigger != ledger.TriggerSchedule {
+					t.Errorf("run %d trigger = %q, want schedule", r.ID, r.Trigger)
+				}
+			}
+
+			if err := s.Reload([]scheduler.Job{{Name: "other", Schedule: scheduler.Every(time.Second)}}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 10*time.Second, "a run of the reloaded job", func() bool { return finishedRuns(t, store, "other") >= 1 })
+			before := len(history(t, store, "every-second"))
+			time.Sleep(2500 * time.Millisecond)
+			// An occurrence queued just before the reload may still run.
+			if after := len(history(t, store, "every-second")); after > before+1 {
+				t.Errorf("removed job ran %d more times after reload", after-before)
+			}
+
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			for slot, who := range rec.started {
+				if len(who) != 1 {
+					t.Errorf("occurrence %v ran %d times", slot, len(who))
+				}
+			}
+		})
+	}
+}
+
+type apiClient struct {
+	t     *testing.T
+	base  string
+	token string
+}
+
+func (c apiClient) do(method, path string, out any) int {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.base+path, nil)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			c.t.Fatalf("%s %s: decode: %v", method, path, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// TestManualRun: the 発送情報の更新 button through the HTTP API, with a token.
+func TestManualRun(t *testing.T) {
+	t.Parallel()
+	for _, d := range ledgertest.Dialects {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			dsn := d.DSN(t)
+			store := openLedger(t, dsn)
+			rec := newRecorder(store, "a", 0)
+			release := make(chan struct{})
+			running := make(chan struct{}, 10)
+			rec.onStart = func(job, _ string) {
+				running <- struct{}{}
+				<-release
+			}
+			const token = "s3cret-token"
+			s := start(t, scheduler.Config{Database: dsn, Run: rec.run, Ledger: store,
+				Listen: "0.0.0.0:8080", Token: token,
+				Jobs: []scheduler.Job{{Name: "shipping"}}})
+			srv := httptest.NewServer(s.Handler())
+			defer srv.Close()
+			api := apiClient{t, srv.URL, token}
+			anon := apiClient{t, srv.URL, ""}
+
+			if code := anon.do("POST", "/jobs/shipping/runs", nil); code != http.StatusUnauthorized {
+				t.Errorf("POST without token: %d, want 401", code)
+			}
+			if code := (apiClient{t, srv.URL, "wrong"}).do("GET", "/jobs", nil); code != http.StatusUnauthorized {
+				t.Errorf("GET /jobs with a wrong token: %d, want 401", code)
+			}
+			if code := anon.do("GET", "/healthz", nil); code != http.StatusOK {
+				t.Errorf("healthz: %d", code)
+			}
+			waitFor(t, 5*time.Second, "readyz", func() bool { return anon.do("GET", "/readyz", nil) == http.StatusOK })
+			if code := api.do("POST", "/jobs/nope/runs", nil); code != http.StatusNotFound {
+				t.Errorf("POST unknown job: %d, want 404", code)
+			}
+
+			var e scheduler.Enqueued
+			if code := api.do("POST", "/jobs/shipping/runs", &e); code != http.StatusAccepted || e.RiverJobID == 0 {
+				t.Fatalf("POST: %d %+v, want 202 with a job id", code, e)
+			}
+			select {
+			case <-running:
+			case <-time.After(10 * time.Second):
+				t.Fatal("manual run did not start")
+			}
+			// While it runs, another request is refused.
+			var dup scheduler.Enqueued
+			if code := api.do("POST", "/jobs/shipping/runs", &dup); code != http.StatusConflict || dup.RiverJobID != e.RiverJobID {
+				t.Errorf("second POST while running: %d %+v, want 409 with job %d", code, dup, e.RiverJobID)
+			}
+			close(release)
+			waitFor(t, 10*time.Second, "the manual run to finish", func() bool { return finishedRuns(t, store, "shipping") == 1 })
+
+			h := history(t, store, "shipping")
+			if h[0].Trigger != ledger.TriggerManual {
+				t.Errorf("trigger = %q, want manual", h[0].Trigger)
+			}
+			var run ledger.Run
+			if code := api.do("GET", fmt.Sprint("/runs/", h[0].ID), &run); code != http.StatusOK || run.ID != h[0].ID || run.Job != "shipping" {
+				t.Errorf("GET /runs/%d: %d %+v", h[0].ID, code, run)
+			}
+			if code := api.do("GET", "/runs/999999", nil); code != http.StatusNotFound {
+				t.Errorf("GET missing run: %d, want 404", code)
+			}
+			if code := api.do("GET", "/runs/x", nil); code != http.StatusBadRequest {
+				t.Errorf("GET /runs/x: %d, want 400", code)
+			}
+			var jobs []scheduler.JobStatus
+			if code := api.do("GET", "/jobs", &jobs); code != http.StatusOK || len(jobs) != 1 ||
+				jobs[0].Name != "shipping" || jobs[0].LastRun == nil || jobs[0].LastRun.ID != h[0].ID || !jobs[0].NextRun.IsZero() {
+				t.Errorf("GET /jobs: %d %+v", code, jobs)
+			}
+
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := s.Stop(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if code := anon.do("GET", "/readyz", nil); code != http.StatusServiceUnavailable {
+				t.Errorf("readyz after Stop: %d, want 503", code)
+			}
+		})
+	}
+}
+
+func TestNewNeedsTokenOffLoopback(t *testing.T) {
+	_, err := scheduler.New(context.Background(), scheduler.Config{
+		Database: ledgertest.SQLite(t), Listen: ":8080",
+		Run: func(context.Context, string, string) (int64, error) { return 0, nil },
+	})
+	if err == nil || !strings.Contains(err.Error(), "RUNNER_API_TOKEN") {
+		t.Errorf("New off loopback without a token: %v", err)
+	}
+}
+
+// TestTwoInstances: two schedulers on one PostgreSQL database, a job every
+// two seconds. Every occurrence runs exactly once, and stopping one
+// instance in the middle of a run loses nothing: the run finishes, and the
+// other instance takes over the schedule.
+func TestTwoInstances(t *testing.T) {
+	t.Parallel()
+	dsn := ledgertest.Postgres(t)
+	store := openLedger(t, dsn)
+
+	var (
+		mu       sync.Mutex
+		started  = map[time.Time][]string{}
+		finished = map[time.Time][]string{}
+		runningA = make(chan struct{}, 100)
+	)
+	const job = "shipping"
+	jobs := []scheduler.Job{{Name: job, Schedule: scheduler.Every(2 * time.Second)}}
+	newInstance := func(name string) (*scheduler.Scheduler, *recorder) {
+		rec := newRecorder(store, name, 1200*time.Millisecond)
+		rec.mu, rec.started, rec.finished = &mu, started, finished
+		rec.onStart = func(_, instance string) {
+			if instance == "a" {
+				runningA <- struct{}{}
+			}
+		}
+		s, err := scheduler.New(context.Background(), scheduler.Config{Database: dsn, Run: rec.run, Jobs: jobs,
+			Logger: testLogger(t).With("instance", name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return s, rec
+	}
+	a, _ := newInstance("a")
+	b, _ := newInstance("b")
+	stop := func(s *scheduler.Scheduler) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := s.Stop(ctx); err != nil {
+			t.Error(err)
+		}
+	}
+	defer stop(b)
+
+	begin := time.Now()
+	time.Sleep(8 * time.Second)
+	// Stop a while it runs an occurrence (who runs what is River's choice;
+	// wait for one of a's).
+	for len(runningA) > 0 {
+		<-runningA
+	}
+	select {
+	case <-runningA:
+	case <-time.After(12 * time.Second):
+		t.Fatal("instance a ran nothing")
+	}
+	stop(a)
+	stoppedAt := time.Now()
+	time.Sleep(10 * time.Second)
+	stop(b)
+
+	mu.Lock()
+	defer mu.Unlock()
+	var slots []time.Time
+	for slot := range started {
+		slots = append(slots, slot)
+	}
+	if len(slots) < 6 {
+		t.Fatalf("only %d occurrences ran in %v", len(slots), time.Since(begin))
+	}
+	first, last := slots[0], slots[0]
+	for _, s := range slots {
+		if s.Before(first) {
+			first = s
+		}
+		if s.After(last) {
+			last = s
+		}
+	}
+	ranOn := map[string]int{}
+	for slot := first; !slot.After(last); slot = slot.Add(2 * time.Second) {
+		who := finished[slot]
+		switch {
+		case len(started[slot]) != 1 || len(who) != 1:
+			t.Errorf("occurrence %s: started on %v, finished on %v; want exactly once",
+				slot.Format("15:04:05"), started[slot], who)
+		default:
+			ranOn[who[0]]++
+		}
+	}
+	if ranOn["a"] == 0 || ranOn["b"] == 0 {
+		t.Errorf("occurrences per instance = %v; want both to have run some", ranOn)
+	}
+	if !last.After(stoppedAt.Add(4 * time.Second)) {
+		t.Errorf("last occurrence %v: b did not take over after a stopped at %v", last, stoppedAt)
+	}
+	// The ledger agrees: every run finished, none was cut short.
+	for _, r := range history(t, store, job) {
+		if r.EndedAt.IsZero() || r.Error != "" {
+			t.Errorf("run %d: ended %v, error %q", r.ID, r.EndedAt, r.Error)
+		}
+	}
+	t.Logf("%d occurrences from %s to %s, per instance %v", len(slots), first.Format("15:04:05"), last.Format("15:04:05"), ranOn)
+}
