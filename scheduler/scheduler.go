@@ -93,7 +93,10 @@ var (
 	ErrRunning = errors.New("a manual run of the job is already running")
 )
 
-const queue = "runner"
+const (
+	queue      = "runner"
+	maxWorkers = 8 // runs of different jobs at once, per process
+)
 
 // runArgs is a River job: one run of a runner job. Slot is the scheduled
 // occurrence it stands for (zero for a manual run). Job and Slot make up the
@@ -145,6 +148,7 @@ type Scheduler struct {
 	local   sync.Mutex
 	running map[string]bool // jobs running in this process
 
+	started atomic.Bool
 	ready   atomic.Bool
 	stopped atomic.Bool
 }
@@ -167,7 +171,7 @@ func New(ctx context.Context, cfg Config) (*Scheduler, error) {
 		s.log = slog.Default()
 	}
 	rcfg := &river.Config{
-		Queues:               map[string]river.QueueConfig{queue: {MaxWorkers: 8}},
+		Queues:               map[string]river.QueueConfig{queue: {MaxWorkers: maxWorkers}},
 		JobTimeout:           -1, // a run takes as long as it takes
 		MaxAttempts:          1,  // a run records its own failures; the next occurrence is the retry
 		RescueStuckJobsAfter: cfg.RescueAfter,
@@ -210,6 +214,12 @@ func (s *Scheduler) openPostgres(ctx context.Context, rcfg *river.Config) error 
 	// it the one the DSN's search_path names so both agree.
 	if sp := pcfg.ConnConfig.RuntimeParams["search_path"]; identRE.MatchString(sp) {
 		rcfg.Schema = sp
+	}
+	// Each run holds a connection for its job lock, beside River's own
+	// (listener, producer, completer, elector). pgxpool's default of four
+	// on a small machine would make runs and River queue for connections.
+	if !strings.Contains(s.cfg.Database, "pool_max_conns") {
+		pcfg.MaxConns = max(pcfg.MaxConns, 2*maxWorkers)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
@@ -323,9 +333,13 @@ func lockKey(s string) int64 {
 // not stop the scheduler, Stop does, so that a signal never cuts a run short
 // by accident.
 func (s *Scheduler) Start(ctx context.Context) error {
+	if s.stopped.Load() {
+		return errors.New("start scheduler: stopped")
+	}
 	if err := s.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start scheduler: %w", err)
 	}
+	s.started.Store(true)
 	s.ready.Store(true)
 	return nil
 }
@@ -339,6 +353,9 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 		return nil
 	}
 	defer s.close()
+	if !s.started.Load() {
+		return nil
+	}
 	err := s.client.Stop(ctx)
 	if err != nil && ctx.Err() != nil {
 		s.log.Warn("runs still in flight at the shutdown deadline; cancelling them")

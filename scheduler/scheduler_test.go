@@ -429,3 +429,19 @@ func TestTwoInstances(t *testing.T) {
 	}
 	t.Logf("%d occurrences from %s to %s, per instance %v", len(slots), first.Format("15:04:05"), last.Format("15:04:05"), ranOn)
 }
+
+func TestStopWithoutStart(t *testing.T) {
+	s, err := scheduler.New(context.Background(), scheduler.Config{
+		Database: ledgertest.SQLite(t), Logger: testLogger(t),
+		Run: func(context.Context, string, string) (int64, error) { return 0, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err == nil {
+		t.Error("Start after Stop succeeded")
+	}
+}
