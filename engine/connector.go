@@ -62,6 +62,9 @@ type Meta struct {
 	// Skip, when not empty, says why the record is not processed at all
 	// (for example "superseded by orders-2.csv:3"); plan shows it.
 	Skip string
+	// Unit names the input the record came from (a file) for sources that
+	// retire inputs once every record in them is settled (see Archiver).
+	Unit string
 }
 
 // RecordError is a bad source record. Iteration continues after it.
@@ -137,6 +140,23 @@ type Conn interface {
 	Apply(ctx context.Context, action string, batch []Payload) ([]Result, error)
 	// Close finishes the run (for a file, commits it).
 	Close(ctx context.Context) error
+}
+
+// Archiver is implemented by sources that retire an input (an inbox file)
+// once every record in it has a final outcome. A run calls Archive only
+// after the ledger holds those outcomes, and never after an interruption,
+// so a crash at any point leaves the input to be read again.
+type Archiver interface {
+	// Retires reports whether this source's configuration retires inputs
+	// at all (an inbox does; a plain path does not).
+	Retires() bool
+	Archive(ctx context.Context, unit string) error
+}
+
+// UnitLister is implemented by Records that read from units (files); a
+// run archives the units with nothing left to do, empty ones included.
+type UnitLister interface {
+	Files() []string
 }
 
 // Caveater is implemented by destinations whose configured actions need a

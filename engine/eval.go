@@ -49,6 +49,7 @@ type Item struct {
 	Filter  string // the filter that excluded it
 	Reason  string // why it was skipped or invalid
 	Stage   string // where an invalid record failed: "source", "filter" or "map"
+	Unit    string // the input it came from, for archiving (Meta.Unit)
 	Payload Payload
 }
 
@@ -72,7 +73,7 @@ func (j *Job) newEvaluator() *evaluator {
 func (e *evaluator) next(ctx context.Context, recs Records, it *Item) error {
 	clear(e.rec)
 	meta, err := recs.Next(ctx, e.rec)
-	*it = Item{Pos: meta.Pos}
+	*it = Item{Pos: meta.Pos, Unit: meta.Unit}
 	var rerr *RecordError
 	switch {
 	case errors.As(err, &rerr):
@@ -252,24 +253,28 @@ func (j *Job) SetNow(now time.Time) {
 // Now is the job's current clock.
 func (j *Job) Now() time.Time { return j.clock.now }
 
-// each streams every source record through filters and mappings.
-func (j *Job) each(ctx context.Context, fn func(*Item) error) error {
+// each streams every source record through filters and mappings. It
+// returns the units the source read, when it reads from units.
+func (j *Job) each(ctx context.Context, fn func(*Item) error) (units []string, err error) {
 	recs, err := j.Source.Open(ctx)
 	if err != nil {
-		return fmt.Errorf("source %s: %w", j.SourceType, err)
+		return nil, fmt.Errorf("source %s: %w", j.SourceType, err)
 	}
 	defer recs.Close()
+	if ul, ok := recs.(UnitLister); ok {
+		units = ul.Files()
+	}
 	e := j.newEvaluator()
 	var it Item
 	for {
 		if err := e.next(ctx, recs, &it); err != nil {
 			if err == io.EOF {
-				return nil
+				return units, nil
 			}
-			return fmt.Errorf("source %s: %w", j.SourceType, err)
+			return units, fmt.Errorf("source %s: %w", j.SourceType, err)
 		}
 		if err := fn(&it); err != nil {
-			return err
+			return units, err
 		}
 	}
 }

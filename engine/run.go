@@ -54,6 +54,8 @@ type RunSummary struct {
 	Caveat      string         `json:"caveat,omitempty"`
 	CaveatKeys  []string       `json:"caveat_keys,omitempty"`
 	Interrupted bool           `json:"interrupted,omitempty"`
+	Archived    []string       `json:"archived,omitempty"` // inputs retired after this run
+	Kept        []string       `json:"kept,omitempty"`     // inputs kept for the next run: something in them is not settled
 	NotSent     int            `json:"not_sent,omitempty"` // read but left by an interruption
 	Duration    time.Duration  `json:"duration_ns"`
 }
@@ -136,7 +138,7 @@ func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err err
 	b := &batcher{j: j, conn: conn, opts: opts, sum: &sum, size: max(j.Dest.BatchSize(), 1)}
 	b.caveat = j.caveat()
 	sum.Caveat = b.caveat
-	err = j.each(ctx, func(it *Item) error {
+	units, err := j.each(ctx, func(it *Item) error {
 		select {
 		case <-opts.Stop:
 			return errStopped
@@ -152,7 +154,31 @@ func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err err
 	if err != nil {
 		return sum, err
 	}
-	return sum, b.finish(ctx)
+	if err := b.finish(ctx); err != nil {
+		return sum, err
+	}
+	return sum, j.archive(ctx, units, b.unsettled, &sum)
+}
+
+// archive retires the units whose every record is settled: sent and
+// accepted, unchanged, excluded or superseded. A unit holding a failed,
+// parked or bad record stays, so the next run reads it again.
+func (j *Job) archive(ctx context.Context, units []string, unsettled map[string]bool, sum *RunSummary) error {
+	a, ok := j.Source.(Archiver)
+	if !ok || !a.Retires() {
+		return nil
+	}
+	for _, u := range units {
+		if unsettled[u] {
+			sum.Kept = append(sum.Kept, u)
+			continue
+		}
+		if err := a.Archive(ctx, u); err != nil {
+			return fmt.Errorf("source %s: %w", j.SourceType, err)
+		}
+		sum.Archived = append(sum.Archived, u)
+	}
+	return nil
 }
 
 // batcher gathers records into full batches. Candidates are checked
@@ -168,6 +194,19 @@ type batcher struct {
 	cand   []Item
 	out    []Item
 	inOut  map[string]bool
+	// unsettled marks units with a record that is not done: failed,
+	// parked or bad. Those units are not archived.
+	unsettled map[string]bool
+}
+
+func (b *batcher) unsettle(unit string) {
+	if unit == "" {
+		return
+	}
+	if b.unsettled == nil {
+		b.unsettled = map[string]bool{}
+	}
+	b.unsettled[unit] = true
 }
 
 func (b *batcher) add(ctx context.Context, it *Item) error {
@@ -180,6 +219,7 @@ func (b *batcher) add(ctx context.Context, it *Item) error {
 		return nil
 	case Invalid:
 		b.sum.Counts.add(it.Status)
+		b.unsettle(it.Unit)
 		b.sum.fail(Failure{Key: it.Label, Pos: it.Pos, Stage: it.Stage, Message: it.Reason}, b.opts.Log)
 		return nil
 	default:
@@ -197,6 +237,9 @@ func (b *batcher) resolve(ctx context.Context, final bool) error {
 		it := b.cand[i]
 		if it.Status != Send {
 			b.sum.Counts.add(it.Status)
+			if it.Status == Parked {
+				b.unsettle(it.Unit)
+			}
 			continue
 		}
 		if b.inOut[it.Payload.Key] {
@@ -303,6 +346,7 @@ func (b *batcher) send(ctx context.Context, n int) error {
 			continue
 		}
 		failed++
+		b.unsettle(items[i].Unit)
 		if r.Permanent {
 			sum.NewlyParked++
 		}

@@ -400,6 +400,12 @@ func printSummary(w interface{ Write([]byte) (int, error) }, s engine.RunSummary
 	if len(s.CaveatKeys) > 0 {
 		fmt.Fprintf(w, "  caveat: %s\n    %s\n", s.Caveat, strings.Join(s.CaveatKeys, " "))
 	}
+	if len(s.Archived) > 0 {
+		fmt.Fprintf(w, "  archived: %s\n", strings.Join(s.Archived, " "))
+	}
+	if len(s.Kept) > 0 {
+		fmt.Fprintf(w, "  kept in the inbox for the next run: %s\n", strings.Join(s.Kept, " "))
+	}
 	if s.Interrupted {
 		fmt.Fprintf(w, "  interrupted: the batch in flight finished; %d record(s) read but not sent\n", s.NotSent)
 	}

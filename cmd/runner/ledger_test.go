@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -136,4 +138,70 @@ func TestFailedRecordRetried(t *testing.T) {
 			t.Errorf("order 1211 after the second run: %+v", o)
 		}
 	})
+}
+
+const goqHeader = "GoQ番号,受注番号,販売店舗,注文日,受注ステータス,最終更新日時,出荷日,配送会社,お荷物伝票番号,お届け指定日,お届け時間帯,備考\r\n"
+
+// TestInboxArchive reads two overlapping exports from an inbox: the older
+// row of an order in both is superseded (and plan says so), the file whose
+// orders all went through is archived, and the one holding a failed order
+// stays in the inbox until a later run settles it.
+func TestInboxArchive(t *testing.T) {
+	srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
+	defer srv.Close()
+	orders := futureshoptest.SampleOrders()
+	for i := range orders {
+		if orders[i].OrderNo == "100000001206" {
+			orders[i].Shipments[0].StorePickup = true
+		}
+	}
+	srv.Seed(orders...)
+	dir := t.TempDir()
+	inbox, archive := filepath.Join(dir, "inbox"), filepath.Join(dir, "archive")
+	os.MkdirAll(inbox, 0o755)
+	write := func(name, rows string) {
+		if err := os.WriteFile(filepath.Join(inbox, name), []byte(goqHeader+rows), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.csv", "183401,100000001201,FutureShop 1号店,2026-11-20 14:03:11,出荷済み,2026-11-26 09:12:40,2026-11-26,ヤマト運輸,123456789012,,,\r\n"+
+		"183406,100000001206,FutureShop 1号店,2026-11-19 12:00:00,出荷済み,2026-11-24 00:00:01,2026-11-24,日本郵便,112233445566,,,\r\n")
+	write("b.csv", "183401,100000001201,FutureShop 1号店,2026-11-20 14:03:11,出荷済み,2026-11-25 09:00:00,2026-11-25,ヤマト運輸,999999999999,,,\r\n"+
+		"183402,100000001202,FutureShop 1号店,2026-11-21 08:00:00,出荷済み,2026-11-27 17:45:00,2026-11-27,佐川急便,3456-7890-1234,,,\r\n")
+
+	e := shopEnv(t, srv)
+	args := func(cmd string) []string {
+		return []string{cmd, "-var", "inbox=" + inbox, "-var", "archive=" + archive, "-now", seedNow, "testdata/jobs/inbox.hcl"}
+	}
+	out, _ := invoke(t, e, args("plan")...)
+	if !strings.Contains(out, "~ 100000001201  b.csv:2  skipped: superseded by a.csv:2") {
+		t.Errorf("plan does not say which row wins:\n%s", out)
+	}
+	out, code := invoke(t, e, args("run")...)
+	if code != 1 {
+		t.Fatalf("first run: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(archive, "b.csv")); err != nil {
+		t.Errorf("b.csv, all settled, was not archived:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(inbox, "a.csv")); err != nil {
+		t.Errorf("a.csv holds a failed order but left the inbox:\n%s", out)
+	}
+	if o, _ := srv.Order("100000001201"); o.Shipments[0].InvoiceNo != "123456789012" {
+		t.Errorf("the superseded row was sent: %+v", o.Shipments[0])
+	}
+
+	o, _ := srv.Order("100000001206")
+	o.Shipments[0].StorePickup = false
+	srv.AddOrder(o)
+	invoke(t, e, "retry", "shipping-to-futureshop")
+	if out, code := invoke(t, e, args("run")...); code != 0 {
+		t.Fatalf("second run: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(archive, "a.csv")); err != nil {
+		t.Error("a.csv was not archived once settled")
+	}
+	if left, _ := filepath.Glob(filepath.Join(inbox, "*")); len(left) != 0 {
+		t.Errorf("inbox not empty: %v", left)
+	}
 }

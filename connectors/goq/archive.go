@@ -11,6 +11,10 @@ import (
 	"strings"
 )
 
+// Retires reports whether the source reads an inbox, whose files Archive
+// moves away once they are done. It implements engine.Archiver.
+func (s *Source) Retires() bool { return s.inbox != "" }
+
 // Archive moves file, one of the inbox files a Rows read (see Rows.Files),
 // into the archive directory. Call it only once every order in the file has
 // a recorded result: until then the file must stay in the inbox, so that a

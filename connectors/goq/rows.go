@@ -66,6 +66,9 @@ func (r *Rows) Next(ctx context.Context, rec engine.Record) (engine.Meta, error)
 			}
 		}
 		meta, err := r.cur.next(rec)
+		if err != io.EOF {
+			meta.Unit = r.files[r.fileIdx]
+		}
 		if err == io.EOF {
 			err = r.cur.close()
 			r.cur = nil
