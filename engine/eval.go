@@ -135,7 +135,13 @@ func (e *evaluator) mapValues(it *Item) {
 	j := e.j
 	values := make(map[string]any, len(j.Mappings))
 	for _, m := range j.Mappings {
-		out, err := e.vm.Run(m.prog, map[string]any(e.rec))
+		var out any
+		var err error
+		if m.copyOf != "" {
+			out = e.rec[m.copyOf]
+		} else {
+			out, err = e.vm.Run(m.prog, map[string]any(e.rec))
+		}
 		if err != nil {
 			it.Status, it.Reason, it.Stage = Invalid, fmt.Sprintf("%s: %v", m.Field.Name, err), "map"
 			return

@@ -162,11 +162,7 @@ func exprOptions(c *clock) []expr.Option {
 			if !ok {
 				return nil, nil
 			}
-			f := s
-			if i := strings.IndexAny(f, ",、，"); i >= 0 {
-				f = f[:i]
-			}
-			f = strings.TrimSpace(f)
+			f := strings.TrimSpace(s[:firstSep(s)])
 			switch f {
 			case "":
 				return nil, nil
@@ -214,4 +210,19 @@ func ymd(t time.Time) string {
 		byte('0' + d/10), byte('0' + d%10),
 	}
 	return string(b[:])
+}
+
+// firstSep is the index of the first separator in a multi-value cell (a
+// comma, or the full-width 、 and ，), or len(s). Cells are mostly ASCII,
+// so it scans bytes rather than decoding runes.
+func firstSep(s string) int {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ',':
+			return i
+		case c >= utf8.RuneSelf && (strings.HasPrefix(s[i:], "、") || strings.HasPrefix(s[i:], "，")):
+			return i
+		}
+	}
+	return len(s)
 }

@@ -66,6 +66,9 @@ type Mapping struct {
 	Field Field
 	Expr  string
 	prog  *vm.Program
+	// copyOf is set when the expression is just a source field's name, the
+	// commonest mapping: the value is read without running the VM.
+	copyOf string
 }
 
 var jobSchema = &hcl.BodySchema{
@@ -289,7 +292,11 @@ func (j *Job) decodeMap(mapBlk *hcl.Block, eval *hcl.EvalContext, env map[string
 				Subject: a.Expr.Range().Ptr()})
 			continue
 		}
-		j.Mappings = append(j.Mappings, &Mapping{Field: f, Expr: src, prog: prog})
+		m := &Mapping{Field: f, Expr: src, prog: prog}
+		if id, ok := prog.Node().(*ast.IdentifierNode); ok && id.Value != "vars" {
+			m.copyOf = id.Value
+		}
+		j.Mappings = append(j.Mappings, m)
 	}
 	for _, f := range j.Dest.Fields() {
 		if _, ok := attrs[f.Name]; f.Required && !ok {
