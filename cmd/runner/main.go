@@ -63,6 +63,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 		"plan":     c.plan,
 		"run":      c.run,
 		"demo":     c.demo,
+		"serve":    c.serve,
 		"history":  c.history,
 		"failures": c.failures,
 		"retry":    c.retry,
@@ -103,6 +104,7 @@ commands:
   plan [-job NAME] PATH     show what a run would send, record by record
   run [-job NAME] PATH      send it, then apply the post-export actions
   demo                      run the shipping example against a built-in futureshop test server
+  serve PATH...             run jobs on their schedules, with an HTTP API for manual runs
   history [JOB]             past runs, newest first
   failures [JOB]            records parked after a failure that retrying cannot fix
   retry JOB [KEY...]        send parked records again on the next run
