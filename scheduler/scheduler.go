@@ -448,11 +448,32 @@ type slotSchedule struct {
 	next  time.Time
 }
 
+// catchUp is how far back a process that becomes the leader looks for an
+// occurrence that nobody ran. It covers a handover after a crash (River's
+// leadership lease is 15 s) without replaying history after a long outage.
+const catchUp = time.Minute
+
+// Next is called by River's enqueuer with the occurrence it just enqueued,
+// or with the current time when it starts (at start-up, and whenever this
+// process becomes the leader). In the second case the previous leader may
+// have stopped before enqueuing the latest occurrence, so Next returns that
+// occurrence when it is less than catchUp old: River enqueues it at once,
+// and the unique key drops it if the previous leader did enqueue it. Only
+// the latest missed occurrence is caught up; one run covers the others.
 func (s *slotSchedule) Next(t time.Time) time.Time {
-	n := s.inner.Next(t).UTC().Truncate(time.Millisecond)
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n time.Time
+	if !s.next.IsZero() && t.Equal(s.next) {
+		n = s.inner.Next(t)
+	} else {
+		n = s.inner.Next(t)
+		for o, i := s.inner.Next(t.Add(-catchUp)), 0; !o.After(t) && i < 100_000; o, i = s.inner.Next(o), i+1 {
+			n = o
+		}
+	}
+	n = n.UTC().Truncate(time.Millisecond)
 	s.next = n
-	s.mu.Unlock()
 	return n
 }
 
@@ -471,46 +492,24 @@ func (w *worker) Work(ctx context.Context, j *river.Job[runArgs]) error {
 	return w.s.work(ctx, j.ID, j.Args)
 }
 
-// work runs one occurrence, unless a run of the same job is in flight here
-// or in another process: a scheduled occurrence is then skipped (the run in
-// flight does its work), a manual run waits its turn.
+// work runs one occurrence of a job, after any run of the same job in
+// flight here or in another process.
 func (s *Scheduler) work(ctx context.Context, riverID int64, a runArgs) error {
 	log := s.log.With("job", a.Job, "trigger", a.Trigger, "river_job_id", riverID)
 	if !a.Slot.IsZero() {
 		log = log.With("occurrence", a.Slot)
 	}
-	if _, ok := s.job(a.Job); !ok {
+	j, ok := s.job(a.Job)
+	if !ok {
 		log.Warn("job no longer configured; dropping its run")
 		return nil
 	}
-	busy := func() error {
-		if a.Trigger == TriggerManual {
-			log.Info("job is running; manual run waits")
-			return river.JobSnooze(time.Second)
-		}
-		log.Warn("previous run still in flight; skipping this occurrence")
+	unlock, err := s.acquire(ctx, j, a, log)
+	if errors.Is(err, errSuperseded) {
 		return nil
 	}
-
-	s.local.Lock()
-	if s.running[a.Job] {
-		s.local.Unlock()
-		return busy()
-	}
-	s.running[a.Job] = true
-	s.local.Unlock()
-	defer func() {
-		s.local.Lock()
-		delete(s.running, a.Job)
-		s.local.Unlock()
-	}()
-
-	unlock, ok, err := s.lockJob(ctx, a.Job)
 	if err != nil {
-		return fmt.Errorf("lock job %s: %w", a.Job, err)
-	}
-	if !ok {
-		return busy()
+		return err
 	}
 	defer unlock()
 
@@ -526,6 +525,73 @@ func (s *Scheduler) work(ctx context.Context, riverID int64, a runArgs) error {
 	}
 	log.Info("run finished")
 	return nil
+}
+
+var errSuperseded = errors.New("superseded by the next occurrence")
+
+// lockPoll is how often a run waiting for another of its job tries again.
+const lockPoll = 250 * time.Millisecond
+
+// acquire waits until no other run of the job is in flight, here or in
+// another process, and returns the function that ends this run's turn.
+// Waiting rather than skipping keeps every occurrence when a run (a catch-up
+// after a leader change, a manual run) overlaps the next one. A scheduled
+// occurrence gives up (errSuperseded) once the next occurrence is due, which
+// covers it and bounds the backlog when runs outlast the interval. While
+// the scheduler stops, a waiting run goes back to River, for another
+// process or the next start, instead of starting now.
+func (s *Scheduler) acquire(ctx context.Context, j Job, a runArgs, log *slog.Logger) (func(), error) {
+	var next time.Time
+	if !a.Slot.IsZero() && j.Schedule != nil {
+		next = align(j.Schedule).Next(a.Slot)
+	}
+	for waited := false; ; waited = true {
+		unlock, ok, err := s.tryLock(ctx, a.Job)
+		if err != nil {
+			return nil, fmt.Errorf("lock job %s: %w", a.Job, err)
+		}
+		if ok {
+			return unlock, nil
+		}
+		if !waited {
+			log.Info("waiting for the run in flight")
+		}
+		if s.stopped.Load() {
+			log.Info("stopping; handing the waiting run back")
+			return nil, river.JobSnooze(0)
+		}
+		if !next.IsZero() && !time.Now().Before(next) {
+			log.Warn("skipping occurrence: the run in flight lasted until the next one, which covers it")
+			return nil, errSuperseded
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(lockPoll):
+		}
+	}
+}
+
+// tryLock takes the job's turn in this process, then across processes.
+func (s *Scheduler) tryLock(ctx context.Context, job string) (func(), bool, error) {
+	s.local.Lock()
+	if s.running[job] {
+		s.local.Unlock()
+		return nil, false, nil
+	}
+	s.running[job] = true
+	s.local.Unlock()
+	release := func() {
+		s.local.Lock()
+		delete(s.running, job)
+		s.local.Unlock()
+	}
+	unlock, ok, err := s.lockJob(ctx, job)
+	if err != nil || !ok {
+		release()
+		return nil, false, err
+	}
+	return func() { unlock(); release() }, true, nil
 }
 
 type occurrenceKey struct{}

@@ -46,6 +46,12 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+// occ is one scheduled occurrence of a job.
+type occ struct {
+	job  string
+	slot time.Time
+}
+
 // recorder is a RunFunc that records runs in a real ledger and counts
 // scheduled occurrences.
 type recorder struct {
@@ -54,8 +60,8 @@ type recorder struct {
 	took     time.Duration
 
 	mu       *sync.Mutex
-	started  map[time.Time][]string // occurrence → instances that started it
-	finished map[time.Time][]string
+	started  map[occ][]string // occurrence → instances that started it
+	finished map[occ][]string
 	onStart  func(job, instance string)
 }
 
@@ -67,7 +73,7 @@ func (r *recorder) run(ctx context.Context, job, trigger string) (int64, error) 
 	slot, scheduled := scheduler.Occurrence(ctx)
 	if scheduled {
 		r.mu.Lock()
-		r.started[slot] = append(r.started[slot], r.instance)
+		r.started[occ{job, slot}] = append(r.started[occ{job, slot}], r.instance)
 		r.mu.Unlock()
 	}
 	if r.onStart != nil {
@@ -80,7 +86,7 @@ func (r *recorder) run(ctx context.Context, job, trigger string) (int64, error) 
 	}
 	if scheduled && ctx.Err() == nil {
 		r.mu.Lock()
-		r.finished[slot] = append(r.finished[slot], r.instance)
+		r.finished[occ{job, slot}] = append(r.finished[occ{job, slot}], r.instance)
 		r.mu.Unlock()
 	}
 	errText := ""
@@ -92,7 +98,7 @@ func (r *recorder) run(ctx context.Context, job, trigger string) (int64, error) 
 
 func newRecorder(store *ledger.Store, instance string, took time.Duration) *recorder {
 	return &recorder{store: store, instance: instance, took: took, mu: &sync.Mutex{},
-		started: map[time.Time][]string{}, finished: map[time.Time][]string{}}
+		started: map[occ][]string{}, finished: map[occ][]string{}}
 }
 
 func openLedger(t *testing.T, dsn string) *ledger.Store {
@@ -192,9 +198,9 @@ func TestScheduled(t *testing.T) {
 
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
-			for slot, who := range rec.started {
+			for o, who := range rec.started {
 				if len(who) != 1 {
-					t.Errorf("occurrence %v ran %d times", slot, len(who))
+					t.Errorf("occurrence %v ran %d times", o, len(who))
 				}
 			}
 		})
@@ -334,8 +340,8 @@ func TestTwoInstances(t *testing.T) {
 
 	var (
 		mu       sync.Mutex
-		started  = map[time.Time][]string{}
-		finished = map[time.Time][]string{}
+		started  = map[occ][]string{}
+		finished = map[occ][]string{}
 		runningA = make(chan struct{}, 100)
 	)
 	const job = "shipping"
@@ -389,8 +395,8 @@ func TestTwoInstances(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	var slots []time.Time
-	for slot := range started {
-		slots = append(slots, slot)
+	for o := range started {
+		slots = append(slots, o.slot)
 	}
 	if len(slots) < 6 {
 		t.Fatalf("only %d occurrences ran in %v", len(slots), time.Since(begin))
@@ -406,11 +412,12 @@ func TestTwoInstances(t *testing.T) {
 	}
 	ranOn := map[string]int{}
 	for slot := first; !slot.After(last); slot = slot.Add(2 * time.Second) {
-		who := finished[slot]
+		o := occ{job, slot}
+		who := finished[o]
 		switch {
-		case len(started[slot]) != 1 || len(who) != 1:
+		case len(started[o]) != 1 || len(who) != 1:
 			t.Errorf("occurrence %s: started on %v, finished on %v; want exactly once",
-				slot.Format("15:04:05"), started[slot], who)
+				slot.Format("15:04:05"), started[o], who)
 		default:
 			ranOn[who[0]]++
 		}
