@@ -175,7 +175,7 @@ func New(ctx context.Context, cfg Config) (*Scheduler, error) {
 		JobTimeout:           -1, // a run takes as long as it takes
 		MaxAttempts:          1,  // a run records its own failures; the next occurrence is the retry
 		RescueStuckJobsAfter: cfg.RescueAfter,
-		Logger:               s.log,
+		Logger:               slog.New(minLevel{s.log.Handler(), slog.LevelWarn}),
 		PeriodicJobs:         s.periodic(cfg.Jobs),
 	}
 	workers := river.NewWorkers()
@@ -468,7 +468,7 @@ func (s *slotSchedule) Next(t time.Time) time.Time {
 		n = s.inner.Next(t)
 	} else {
 		n = s.inner.Next(t)
-		for o, i := s.inner.Next(t.Add(-catchUp)), 0; !o.After(t) && i < 100_000; o, i = s.inner.Next(o), i+1 {
+		for o, i := s.inner.Next(t.Add(-catchUp)), 0; !o.IsZero() && !o.After(t) && i < 100_000; o, i = s.inner.Next(o), i+1 {
 			n = o
 		}
 	}
@@ -592,6 +592,25 @@ func (s *Scheduler) tryLock(ctx context.Context, job string) (func(), bool, erro
 		return nil, false, err
 	}
 	return func() { unlock(); release() }, true, nil
+}
+
+// minLevel keeps River's routine Info logs (job counts every few seconds)
+// out of the runner's log; its warnings and errors come through.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.min}
 }
 
 type occurrenceKey struct{}
