@@ -13,9 +13,16 @@
 // share one database, and the one in charge of scheduling changes hands
 // when a process stops.
 //
+// A run that finds another of its job in flight waits for it; a scheduled
+// occurrence stops waiting when the next one falls due, since that one
+// covers it. A process that becomes the leader runs the latest occurrence
+// of the last minute if nobody did (the previous leader died or stopped
+// before enqueuing it); older missed occurrences are not replayed.
+//
 // Runs are not retried by River: a run records its own outcome in the
-// ledger, and the next occurrence picks up whatever it left undone. Stop
-// waits for runs in flight.
+// ledger, and the next occurrence picks up whatever it left undone (a
+// killed run's batch in flight stays "pending" there and is sent again).
+// Stop waits for runs in flight.
 //
 // It is not the engine: it neither loads job files nor knows what a run
 // does; the caller passes a RunFunc and a list of Jobs, and Reload to swap
