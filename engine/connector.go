@@ -159,6 +159,13 @@ type UnitLister interface {
 	Files() []string
 }
 
+// FieldUser is implemented by sources that can skip fields no filter or
+// mapping reads. The engine calls UseFields once, after compiling, with
+// every field the job's expressions name, and the source's label.
+type FieldUser interface {
+	UseFields(names []string)
+}
+
 // Caveater is implemented by destinations whose configured actions need a
 // person's attention for every record they touch (the futureshop points
 // caveat). Plans and runs list the records under the caveat.

@@ -49,6 +49,7 @@ type Job struct {
 	filterAll *vm.Program
 
 	vars   map[string]any
+	used   map[string]bool // source fields the expressions name
 	clock  *clock
 	pinned time.Time
 	needs  []envNeed
@@ -94,7 +95,7 @@ var filterSchema = &hcl.BodySchema{
 }
 
 func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts LoadOptions) (*Job, hcl.Diagnostics) {
-	j := &Job{Name: blk.Labels[0], DeclRange: blk.DefRange, vars: vars, pinned: opts.Now}
+	j := &Job{Name: blk.Labels[0], DeclRange: blk.DefRange, vars: vars, pinned: opts.Now, used: map[string]bool{}}
 	var diags hcl.Diagnostics
 	content, d := blk.Body.Content(jobSchema)
 	diags = append(diags, d...)
@@ -240,6 +241,14 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 	}
 	if !diags.HasErrors() && len(j.Filters) > 1 {
 		j.filterAll = j.combineFilters(env)
+	}
+	if fu, ok := j.Source.(FieldUser); ok && !diags.HasErrors() {
+		names := []string{j.Source.Label()}
+		for n := range j.used {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fu.UseFields(names)
 	}
 	return j, diags
 }
@@ -418,7 +427,7 @@ func (j *Job) compile(src string, a *hcl.Attribute, where string, env map[string
 		}
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("%s: unknown field %q", where, name),
 			Detail: detail, Subject: exprRange(a, src, n.Location()).Ptr()})
-	}, env: env, vars: j.vars, funcs: funcDoc}
+	}, env: env, vars: j.vars, funcs: funcDoc, used: j.used}
 	// let-variables and closure pointers are names too; collect them first.
 	ast.Walk(&tree.Node, &binder{c: visitor})
 	ast.Walk(&tree.Node, visitor)
@@ -441,13 +450,17 @@ type nameCheck struct {
 	env   map[string]any
 	vars  map[string]any
 	funcs map[string]string
-	bound []string // closure and let variables in scope
+	bound []string        // closure and let variables in scope
+	used  map[string]bool // fields named, for FieldUser
 }
 
 func (c *nameCheck) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.IdentifierNode:
 		if _, ok := c.env[n.Value]; ok {
+			if c.used != nil {
+				c.used[n.Value] = true
+			}
 			return
 		}
 		if _, ok := c.funcs[n.Value]; ok {

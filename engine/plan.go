@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -56,7 +57,10 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 	var counts Counts
 	var caveated []string
 	cav := j.caveat()
-	pw := &planWriter{w: w, j: j, json: opts.JSON}
+	// A plan can be a line per record for a million records: buffer it.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	defer bw.Flush()
+	pw := &planWriter{w: bw, j: j, json: opts.JSON}
 	pw.begin()
 	var pending []Item
 	flush := func() error {
@@ -88,6 +92,9 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 		return counts, err
 	}
 	pw.end(counts, cav, caveated)
+	if err := bw.Flush(); err != nil && pw.err == nil {
+		pw.err = err
+	}
 	return counts, pw.err
 }
 
@@ -99,6 +106,7 @@ func (j *Job) caveat() string {
 }
 
 type planWriter struct {
+	buf   []byte
 	w     io.Writer
 	j     *Job
 	json  bool
@@ -183,7 +191,18 @@ func (p *planWriter) item(it *Item) {
 			p.printf("    %-*s = %s%s\n", width, m.Field.Name, show(v), note)
 		}
 	case Excluded:
-		p.printf("- %s  %s  excluded by filter %q\n", label, it.Pos, it.Filter)
+		// The commonest line by far: built without fmt.
+		b := append(p.buf[:0], "- "...)
+		b = append(b, label...)
+		b = append(b, "  "...)
+		b = append(b, it.Pos...)
+		b = append(b, "  excluded by filter "...)
+		b = strconv.AppendQuote(b, it.Filter)
+		b = append(b, '\n')
+		p.buf = b
+		if p.err == nil {
+			_, p.err = p.w.Write(b)
+		}
 	case Skipped:
 		p.printf("~ %s  %s  skipped: %s\n", label, it.Pos, it.Reason)
 	case Unchanged:

@@ -121,13 +121,19 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 				next.DiagWriter().WriteText(c.stderr, diags)
 				continue
 			}
+			// Swap the jobs runs look up first, so a run the scheduler
+			// starts with the new set finds its job.
+			mu.Lock()
+			prev := current
+			current = next
+			mu.Unlock()
 			if err := sched.Reload(schedJobs(next)); err != nil {
+				mu.Lock()
+				current = prev
+				mu.Unlock()
 				log.Error("reload failed; the old jobs keep running", "err", err)
 				continue
 			}
-			mu.Lock()
-			current = next
-			mu.Unlock()
 			log.Info("reloaded", "jobs", len(next.Jobs))
 		case <-stop.Done():
 			log.Info("stopping: finishing runs in flight")

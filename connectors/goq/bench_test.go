@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -190,4 +191,16 @@ func measure(b *testing.B, pass func() int) {
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/rows, "allocs/row")
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/rows, "B/row")
 	b.ReportMetric(float64(kept), "kept")
+}
+
+var exportFile = flag.String("export-file", "", "TestWriteExport writes the 1,000,000-row benchmark export here")
+
+// TestWriteExport writes the benchmark's export to -export-file, for
+// whole-process measurements of runner plan against the hand loop in
+// testdata/handloop. Without the flag it does nothing.
+func TestWriteExport(t *testing.T) {
+	if *exportFile == "" {
+		t.Skip("set -export-file to write the benchmark export")
+	}
+	writeExport(t, *exportFile, benchRows)
 }

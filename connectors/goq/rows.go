@@ -254,6 +254,9 @@ func (fr *fileReader) readHeader(s *Source) error {
 	var missing []string
 	for i := range columns {
 		fr.idx[i] = -1
+		if s.unused[i] {
+			continue
+		}
 		cols := at[s.headers[i]]
 		switch {
 		case len(cols) > 1:

@@ -77,7 +77,22 @@ type Source struct {
 	encoding string
 	headers  [nCols]string // header name per column
 	optional [nCols]bool
-	loc      *time.Location
+	// unused marks fields no filter or mapping reads (see UseFields):
+	// their cells are not decoded and their columns may be absent.
+	unused [nCols]bool
+	loc    *time.Location
+}
+
+// UseFields tells the source which fields the job reads; the rest are
+// neither decoded nor required in the file. It implements engine.FieldUser.
+func (s *Source) UseFields(names []string) {
+	used := make(map[string]bool, len(names))
+	for _, n := range names {
+		used[n] = true
+	}
+	for i := range columns {
+		s.unused[i] = !used[columns[i].field] && i != colOrderNo
+	}
 }
 
 // NewSource decodes a goq_csv source block:
