@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -245,5 +246,25 @@ func TestOrderImportEndToEnd(t *testing.T) {
 				t.Errorf("order time %q", got)
 			}
 		})
+	}
+}
+
+// TestUnusedColumnsMayBeAbsent plans over an export whose template lacks
+// columns the job never reads (備考, お届け時間帯, GoQ番号): the reader needs
+// only what the filters and mappings name.
+func TestUnusedColumnsMayBeAbsent(t *testing.T) {
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "slim.csv")
+	os.WriteFile(csv, []byte("受注番号,販売店舗,注文日,受注ステータス,最終更新日時,出荷日,配送会社,お荷物伝票番号,お届け指定日\n"+
+		"100000001201,FutureShop 1号店,2026-11-20 14:03:11,出荷済み,2026-11-26 09:12:40,2026-11-26,ヤマト運輸,123456789012,2026-11-28\n"), 0o644)
+	out, code := invoke(t, env(), "plan", "-var", "goq_export="+csv, "-now", seedNow, shipping)
+	if code != 0 || !strings.Contains(out, "1 to send") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	// A column the job does read is still required, and named.
+	os.WriteFile(csv, []byte("受注番号,販売店舗\n100000001201,FutureShop 1号店\n"), 0o644)
+	out, code = invoke(t, env(), "plan", "-var", "goq_export="+csv, "-now", seedNow, shipping)
+	if code != 1 || !strings.Contains(out, "missing column") || !strings.Contains(out, "最終更新日時") {
+		t.Fatalf("exit %d\n%s", code, out)
 	}
 }
