@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/goqsync/runner/connectors/futureshop/futureshoptest"
+	"github.com/goqsync/runner/ledger"
+	"github.com/goqsync/runner/ledger/ledgertest"
 )
 
 // buildRunner builds the binary once per test that needs a real process.
@@ -74,4 +79,95 @@ func TestKillAndRerun(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestTwoServeProcesses runs two serve processes on one PostgreSQL
+// database with a job every two seconds, stops one half-way, and checks
+// the run history: no occurrence ran twice, the occurrences kept running
+// after the stop, and every admitted order was exported.
+func TestTwoServeProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two real processes for half a minute")
+	}
+	dsn := ledgertest.Postgres(t)
+	bin := buildRunner(t)
+	srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
+	defer srv.Close()
+	srv.Seed(futureshoptest.SampleOrders()...)
+	env := append(os.Environ(),
+		"RUNNER_DATABASE="+dsn, "RUNNER_LISTEN=127.0.0.1:0",
+		"FUTURESHOP_API_DOMAIN="+srv.URL, "FUTURESHOP_SHOP_KEY="+srv.ShopKey,
+		"FUTURESHOP_CLIENT_ID="+srv.ClientID, "FUTURESHOP_CLIENT_SECRET="+srv.ClientSecret)
+	start := func() (*exec.Cmd, *syncBuffer) {
+		var out syncBuffer
+		cmd := exec.Command(bin, "serve", "-var", "goq_export="+sample, "-now", seedNow, "testdata/jobs/every-2s.hcl")
+		cmd.Env, cmd.Stdout, cmd.Stderr = env, &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, &out
+	}
+	began := time.Now()
+	a, aOut := start()
+	b, bOut := start()
+	time.Sleep(14 * time.Second)
+	a.Process.Signal(syscall.SIGTERM) // mid-run or between runs, whichever
+	if err := a.Wait(); err != nil {
+		t.Errorf("first serve did not stop cleanly: %v\n%s", err, aOut.String())
+	}
+	stopped := time.Now()
+	time.Sleep(14 * time.Second)
+	b.Process.Signal(syscall.SIGTERM)
+	if err := b.Wait(); err != nil {
+		t.Errorf("second serve did not stop cleanly: %v\n%s", err, bOut.String())
+	}
+
+	st, err := ledger.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.History(context.Background(), "shipping-to-futureshop", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each process logs the scheduled occurrence of every run it finished.
+	occurrences := map[string]int{}
+	for _, m := range regexp.MustCompile(`msg="run finished".* occurrence=(\S+) run_id=`).FindAllStringSubmatch(aOut.String()+bOut.String(), -1) {
+		occurrences[m[1]]++
+	}
+	for occ, n := range occurrences {
+		if n > 1 {
+			t.Errorf("the occurrence at %s ran %d times\n--- first\n%s\n--- second\n%s", occ, n, aOut.String(), bOut.String())
+		}
+	}
+	if len(occurrences) != len(runs) {
+		t.Errorf("%d occurrences logged, %d runs in the history", len(occurrences), len(runs))
+	}
+	after := 0
+	for _, r := range runs {
+		if r.Trigger != "schedule" {
+			t.Errorf("run %d has trigger %q", r.ID, r.Trigger)
+		}
+		if r.EndedAt.IsZero() || r.Error != "" {
+			t.Errorf("run %d did not finish cleanly: %+v", r.ID, r)
+		}
+		if r.StartedAt.After(stopped) {
+			after++
+		}
+	}
+	elapsed := time.Since(began)
+	if len(runs) < int(elapsed/(2*time.Second))/2 || after < 3 {
+		t.Errorf("%d scheduled runs in %s (%d after the first process stopped)\n--- first\n%s\n--- second\n%s",
+			len(runs), elapsed.Round(time.Second), after, aOut.String(), bOut.String())
+	}
+	for _, no := range admitted {
+		if o, _ := srv.Order(no); o.Status != futureshoptest.StatusCompleted {
+			t.Errorf("order %s: %s", no, o.Status)
+		}
+	}
+	if n := countPath(srv, "/admin-api/v1/shipping/status"); n != 1 {
+		t.Errorf("%d shipping calls over all runs, want 1", n)
+	}
+	t.Logf("%d scheduled runs in %s, %d after one process stopped", len(runs), elapsed.Round(time.Second), after)
 }

@@ -72,7 +72,7 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		sum, err := j.Run(context.WithoutCancel(ctx), engine.RunOptions{
 			Trigger: trigger, Ledger: engineLedger{st}, Stop: ctx.Done(), Log: c.stderr,
 		})
-		log.Info("run finished", "job", name, "trigger", trigger, "run", sum.RunID, "read", sum.Counts.Read,
+		log.Info("run summary", "job", name, "trigger", trigger, "run_id", sum.RunID, "read", sum.Counts.Read,
 			"sent", sum.Counts.Send, "ok", sum.OK, "failed", sum.Failed, "unchanged", sum.Counts.Unchanged,
 			"excluded", sum.Counts.Excluded, "errors", sum.Counts.Errors, "interrupted", sum.Interrupted)
 		return sum.RunID, err
