@@ -247,6 +247,36 @@ func writeFileAtomic(name string, data []byte) error {
 	return os.Rename(tmp, name)
 }
 
+// runnableJobs parses a command's flags, loads the files its arguments
+// name, and returns the jobs it acts on (-job, or all), once everything
+// they need to plan (needDest false) or run (true) is there.
+func (c *cli) runnableJobs(fs *flag.FlagSet, args []string, jf *jobFlags, needDest bool) (*engine.Config, []*engine.Job, bool) {
+	if fs.Parse(args) != nil {
+		return nil, nil, false
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return nil, nil, false
+	}
+	cfg, _, ok := c.load(fs.Args(), jf, false)
+	if !ok {
+		return nil, nil, false
+	}
+	jobs, ok := c.pickJobs(cfg, jf.job)
+	if !ok {
+		return nil, nil, false
+	}
+	var diags hcl.Diagnostics
+	for _, j := range jobs {
+		diags = append(diags, cfg.CheckRunnable(j, needDest)...)
+	}
+	if diags.HasErrors() {
+		c.writeDiags(cfg, diags)
+		return nil, nil, false
+	}
+	return cfg, jobs, true
+}
+
 // pickJobs returns the job named by -job, or every job.
 func (c *cli) pickJobs(cfg *engine.Config, name string) ([]*engine.Job, bool) {
 	if name == "" {
@@ -272,18 +302,7 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 	fs := c.flagSet("plan", "PATH...", &jf, true)
 	force := fs.Bool("force", false, "show records the last export already sent as to send")
 	noLedger := fs.Bool("no-ledger", false, "ignore what earlier runs recorded")
-	if fs.Parse(args) != nil {
-		return exitConfig
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return exitConfig
-	}
-	cfg, _, ok := c.load(fs.Args(), &jf, false)
-	if !ok {
-		return exitConfig
-	}
-	jobs, ok := c.pickJobs(cfg, jf.job)
+	_, jobs, ok := c.runnableJobs(fs, args, &jf, false)
 	if !ok {
 		return exitConfig
 	}
@@ -300,10 +319,6 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 	}
 	code := exitOK
 	for _, j := range jobs {
-		if diags := cfg.CheckRunnable(j, false); diags.HasErrors() {
-			c.writeDiags(cfg, diags)
-			return exitConfig
-		}
 		j.SetNow(time.Now())
 		if _, err := j.Plan(ctx, c.stdout, opts); err != nil {
 			fmt.Fprintf(c.stderr, "runner plan: job %q: %v\n", j.Name, err)
@@ -318,26 +333,9 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	fs := c.flagSet("run", "PATH...", &jf, true)
 	force := fs.Bool("force", false, "send records even when the last export already sent the same values")
 	noLedger := fs.Bool("no-ledger", false, "keep no record of this run: send everything that qualifies, remember nothing")
-	if fs.Parse(args) != nil {
-		return exitConfig
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return exitConfig
-	}
-	cfg, _, ok := c.load(fs.Args(), &jf, false)
+	_, jobs, ok := c.runnableJobs(fs, args, &jf, true)
 	if !ok {
 		return exitConfig
-	}
-	jobs, ok := c.pickJobs(cfg, jf.job)
-	if !ok {
-		return exitConfig
-	}
-	for _, j := range jobs {
-		if diags := cfg.CheckRunnable(j, true); diags.HasErrors() {
-			c.writeDiags(cfg, diags)
-			return exitConfig
-		}
 	}
 	var led engine.Ledger
 	if !*noLedger {

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,4 +37,28 @@ func readCP932CSV(t *testing.T, dir string) [][]string {
 		t.Fatal(err)
 	}
 	return rows
+}
+
+// variant writes a copy of the shipping example with each old string
+// replaced by its new one into dir, and returns its path. Tests that need
+// the example on another schedule or input derive it, so they follow the
+// example as it changes.
+func variant(t *testing.T, dir, name string, oldNew ...string) string {
+	t.Helper()
+	src, err := os.ReadFile(shipping)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(src)
+	for i := 0; i+1 < len(oldNew); i += 2 {
+		if !strings.Contains(s, oldNew[i]) {
+			t.Fatalf("the shipping example no longer holds %q", oldNew[i])
+		}
+		s = strings.Replace(s, oldNew[i], oldNew[i+1], 1)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

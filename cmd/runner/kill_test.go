@@ -91,6 +91,7 @@ func TestTwoServeProcesses(t *testing.T) {
 	}
 	dsn := ledgertest.Postgres(t)
 	bin := buildRunner(t)
+	every2s := variant(t, t.TempDir(), "every-2s.hcl", `schedule    = "every 10m"`, `schedule    = "every 2s"`)
 	srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
 	defer srv.Close()
 	srv.Seed(futureshoptest.SampleOrders()...)
@@ -100,7 +101,7 @@ func TestTwoServeProcesses(t *testing.T) {
 		"FUTURESHOP_CLIENT_ID="+srv.ClientID, "FUTURESHOP_CLIENT_SECRET="+srv.ClientSecret)
 	start := func() (*exec.Cmd, *syncBuffer) {
 		var out syncBuffer
-		cmd := exec.Command(bin, "serve", "-var", "goq_export="+sample, "-now", seedNow, "testdata/jobs/every-2s.hcl")
+		cmd := exec.Command(bin, "serve", "-var", "goq_export="+sample, "-now", seedNow, every2s)
 		cmd.Env, cmd.Stdout, cmd.Stderr = env, &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -169,9 +169,11 @@ func TestInboxArchive(t *testing.T) {
 	write("b.csv", "183401,100000001201,FutureShop 1号店,2026-11-20 14:03:11,出荷済み,2026-11-25 09:00:00,2026-11-25,ヤマト運輸,999999999999,,,\r\n"+
 		"183402,100000001202,FutureShop 1号店,2026-11-21 08:00:00,出荷済み,2026-11-27 17:45:00,2026-11-27,佐川急便,3456-7890-1234,,,\r\n")
 
+	job := variant(t, dir, "inbox.hcl", "path = var.goq_export", "inbox   = var.inbox\n    archive = var.archive",
+		`variable "goq_export" {`, "variable \"inbox\" {\n  type = string\n}\n\nvariable \"archive\" {")
 	e := shopEnv(t, srv)
 	args := func(cmd string) []string {
-		return []string{cmd, "-var", "inbox=" + inbox, "-var", "archive=" + archive, "-now", seedNow, "testdata/jobs/inbox.hcl"}
+		return []string{cmd, "-var", "inbox=" + inbox, "-var", "archive=" + archive, "-now", seedNow, job}
 	}
 	out, _ := invoke(t, e, args("plan")...)
 	if !strings.Contains(out, "~ 100000001201  b.csv:2  skipped: superseded by a.csv:2") {

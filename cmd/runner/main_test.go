@@ -58,6 +58,8 @@ const (
 )
 
 func TestGolden(t *testing.T) {
+	tmp := t.TempDir()
+	points := variant(t, tmp, "points-caveat.hcl", `points_activation = "注文完了時に有効"`, `points_activation = "処理済み時に有効"`)
 	creds := env("FUTURESHOP_API_DOMAIN", "127.0.0.1:1", "FUTURESHOP_SHOP_KEY", "k", "FUTURESHOP_CLIENT_ID", "c", "FUTURESHOP_CLIENT_SECRET", "s")
 	tests := []struct {
 		name string
@@ -78,9 +80,9 @@ func TestGolden(t *testing.T) {
 		{"validate-undeclared-var", env(), []string{"validate", "-var", "goq_exprt=x.csv", shipping}, 1},
 		{"plan-sample", env(), []string{"plan", "-var", "goq_export=" + sample, "-now", seedNow, shipping}, 0},
 		{"plan-sample-json", env(), []string{"plan", "-json", "-var", "goq_export=" + sample, "-now", seedNow, shipping}, 0},
-		{"plan-points-caveat", env(), []string{"plan", "-var", "goq_export=" + sample, "-now", seedNow, "testdata/jobs/points-caveat.hcl"}, 0},
-		{"validate-points-caveat", env(), []string{"validate", "testdata/jobs/points-caveat.hcl"}, 0},
-		{"validate-points-caveat-strict", env(), []string{"validate", "-strict", "testdata/jobs/points-caveat.hcl"}, 1},
+		{"plan-points-caveat", env(), []string{"plan", "-var", "goq_export=" + sample, "-now", seedNow, points}, 0},
+		{"validate-points-caveat", env(), []string{"validate", points}, 0},
+		{"validate-points-caveat-strict", env(), []string{"validate", "-strict", points}, 1},
 		{"plan-missing-var", env(), []string{"plan", "-now", seedNow, shipping}, 2},
 		{"run-unset-secret", env("FUTURESHOP_API_DOMAIN", "127.0.0.1:1"), []string{"run", "-var", "goq_export=" + sample, "-now", seedNow, shipping}, 2},
 		{"plan-unknown-job", creds, []string{"plan", "-job", "shiping-to-futureshop", "-var", "goq_export=" + sample, shipping}, 2},
@@ -89,6 +91,7 @@ func TestGolden(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, code := invoke(t, tt.env, tt.args...)
+			got = strings.ReplaceAll(got, tmp, "$TMP")
 			if code != tt.code {
 				t.Errorf("exit %d, want %d\n%s", code, tt.code, got)
 			}

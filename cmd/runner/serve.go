@@ -23,14 +23,11 @@ import (
 func (c *cli) serve(ctx context.Context, args []string) int {
 	var jf jobFlags
 	fs := c.flagSet("serve", "PATH...", &jf, false)
-	if fs.Parse(args) != nil {
+	cfg, _, ok := c.runnableJobs(fs, args, &jf, true)
+	if !ok {
 		return exitConfig
 	}
 	paths := fs.Args()
-	if len(paths) == 0 {
-		fs.Usage()
-		return exitConfig
-	}
 	log := slog.New(slog.NewTextHandler(c.stderr, nil))
 	set, err := c.settings(ctx)
 	if err != nil {
@@ -40,16 +37,6 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 	if !scheduler.Loopback(set.Listen) && set.APIToken == "" {
 		fmt.Fprintf(c.stderr, "runner serve: RUNNER_LISTEN=%s is not a loopback address: set RUNNER_API_TOKEN\n", set.Listen)
 		return exitConfig
-	}
-	cfg, _, ok := c.load(paths, &jf, false)
-	if !ok {
-		return exitConfig
-	}
-	for _, j := range cfg.Jobs {
-		if diags := cfg.CheckRunnable(j, true); diags.HasErrors() {
-			c.writeDiags(cfg, diags)
-			return exitConfig
-		}
 	}
 	st, ok := c.openLedger(ctx)
 	if !ok {
