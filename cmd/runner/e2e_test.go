@@ -99,15 +99,7 @@ func TestShippingExportEndToEnd(t *testing.T) {
 // finishes, names the order, futureshop's code and message, exits 1, and
 // completes only the orders whose shipping update succeeded.
 func TestRunReportsFailures(t *testing.T) {
-	srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
-	defer srv.Close()
-	orders := futureshoptest.SampleOrders()
-	for i := range orders {
-		if orders[i].OrderNo == "100000001206" {
-			orders[i].Shipments[0].StorePickup = true
-		}
-	}
-	srv.Seed(orders...)
+	srv := sampleShop(t, "100000001206")
 	out, code := invoke(t, shopEnv(t, srv), "run", "-var", "goq_export="+sample, "-now", seedNow, shipping)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out)

@@ -4,11 +4,14 @@ import (
 	"encoding/csv"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/text/encoding/japanese"
+
+	"github.com/goqsync/runner/connectors/futureshop/futureshoptest"
 )
 
 func mustTime(t *testing.T, s string) time.Time {
@@ -61,4 +64,20 @@ func variant(t *testing.T, dir, name string, oldNew ...string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// sampleShop starts a test server seeded with the sample's orders, the
+// given ones as store-pickup shipments, which futureshop refuses to update.
+func sampleShop(t *testing.T, storePickup ...string) *futureshoptest.Server {
+	t.Helper()
+	srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
+	t.Cleanup(srv.Close)
+	orders := futureshoptest.SampleOrders()
+	for i := range orders {
+		if slices.Contains(storePickup, orders[i].OrderNo) {
+			orders[i].Shipments[0].StorePickup = true
+		}
+	}
+	srv.Seed(orders...)
+	return srv
 }

@@ -75,15 +75,7 @@ func TestUnchangedExportSentOnce(t *testing.T) {
 // is parked, lists it in failures, and sends it again after retry.
 func TestParkAndRetry(t *testing.T) {
 	databases(t, func(t *testing.T, dsn string) {
-		srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
-		defer srv.Close()
-		orders := futureshoptest.SampleOrders()
-		for i := range orders {
-			if orders[i].OrderNo == "100000001206" {
-				orders[i].Shipments[0].StorePickup = true
-			}
-		}
-		srv.Seed(orders...)
+		srv := sampleShop(t, "100000001206")
 		e := shopEnv(t, srv, "RUNNER_DATABASE", dsn)
 		args := []string{"run", "-var", "goq_export=" + sample, "-now", seedNow, shipping}
 		if out, code := invoke(t, e, args...); code != 1 || !strings.Contains(out, "CannotUpdateStorePickup") {
@@ -147,15 +139,7 @@ const goqHeader = "GoQ番号,受注番号,販売店舗,注文日,受注ステー
 // orders all went through is archived, and the one holding a failed order
 // stays in the inbox until a later run settles it.
 func TestInboxArchive(t *testing.T) {
-	srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
-	defer srv.Close()
-	orders := futureshoptest.SampleOrders()
-	for i := range orders {
-		if orders[i].OrderNo == "100000001206" {
-			orders[i].Shipments[0].StorePickup = true
-		}
-	}
-	srv.Seed(orders...)
+	srv := sampleShop(t, "100000001206")
 	dir := t.TempDir()
 	inbox, archive := filepath.Join(dir, "inbox"), filepath.Join(dir, "archive")
 	os.MkdirAll(inbox, 0o755)
