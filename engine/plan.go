@@ -61,7 +61,6 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 	bw := bufio.NewWriterSize(w, 64<<10)
 	defer bw.Flush()
 	pw := &planWriter{w: bw, j: j, json: opts.JSON}
-	pw.begin()
 	var pending []Item
 	flush := func() error {
 		if err := j.markKnown(ctx, opts.Ledger, opts.Force, pending); err != nil {
@@ -106,6 +105,7 @@ func (j *Job) caveat() string {
 }
 
 type planWriter struct {
+	begun bool // the header is written with the first record, so a source that fails to open leaves no half plan
 	buf   []byte
 	w     io.Writer
 	j     *Job
@@ -121,6 +121,10 @@ func (p *planWriter) printf(format string, args ...any) {
 }
 
 func (p *planWriter) begin() {
+	if p.begun {
+		return
+	}
+	p.begun = true
 	j := p.j
 	if p.json {
 		head, _ := json.Marshal(map[string]any{
@@ -147,6 +151,7 @@ type jsonItem struct {
 }
 
 func (p *planWriter) item(it *Item) {
+	p.begin()
 	if p.json {
 		ji := jsonItem{Pos: it.Pos, Label: it.Label, Status: it.Status.String(), Filter: it.Filter, Reason: it.Reason}
 		if it.Status == Send || it.Status == Unchanged {
@@ -215,6 +220,7 @@ func (p *planWriter) item(it *Item) {
 }
 
 func (p *planWriter) end(c Counts, caveat string, caveated []string) {
+	p.begin()
 	actions := p.j.Dest.Actions()
 	if p.json {
 		tail := map[string]any{"summary": c, "after_export": actions}

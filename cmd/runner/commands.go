@@ -266,9 +266,20 @@ func (c *cli) runnableJobs(fs *flag.FlagSet, args []string, jf *jobFlags, needDe
 	if !ok {
 		return nil, nil, false
 	}
+	// Jobs share variables: report a missing one once.
 	var diags hcl.Diagnostics
+	seen := map[string]bool{}
 	for _, j := range jobs {
-		diags = append(diags, cfg.CheckRunnable(j, needDest)...)
+		for _, d := range cfg.CheckRunnable(j, needDest) {
+			key := d.Summary
+			if d.Subject != nil {
+				key += d.Subject.String()
+			}
+			if !seen[key] {
+				seen[key] = true
+				diags = append(diags, d)
+			}
+		}
 	}
 	if diags.HasErrors() {
 		c.writeDiags(cfg, diags)
