@@ -166,6 +166,15 @@ type FieldUser interface {
 	UseFields(names []string)
 }
 
+// Comparer is implemented by destinations that can read what they hold
+// now for the records a plan would send, so plan -compare can show what
+// each would change. It needs the destination's credentials. The result
+// has one map per payload, in order, holding the current value of each
+// field the destination can read; nil when the record is not found.
+type Comparer interface {
+	Current(ctx context.Context, batch []Payload) ([]map[string]any, error)
+}
+
 // Caveater is implemented by destinations whose configured actions need a
 // person's attention for every record they touch (the futureshop points
 // caveat). Plans and runs list the records under the caveat.

@@ -48,6 +48,9 @@ type PlanOptions struct {
 	// already has as unchanged, and parked ones as parked.
 	Ledger Ledger
 	Force  bool
+	// Compare reads the destination's current values (it must implement
+	// Comparer) and marks what each record would change.
+	Compare bool
 }
 
 // Plan reads the job's source and writes, for every record, whether it
@@ -62,9 +65,22 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 	defer bw.Flush()
 	pw := &planWriter{w: bw, j: j, json: opts.JSON}
 	var pending []Item
+	var cmp Comparer
+	if opts.Compare {
+		c, ok := j.Dest.(Comparer)
+		if !ok {
+			return counts, fmt.Errorf("destination %s cannot read its current state; plan without -compare", j.DestType)
+		}
+		cmp = c
+	}
 	flush := func() error {
 		if err := j.markKnown(ctx, opts.Ledger, opts.Force, pending); err != nil {
 			return err
+		}
+		if cmp != nil {
+			if err := pw.current(ctx, cmp, pending); err != nil {
+				return fmt.Errorf("destination %s: %w", j.DestType, err)
+			}
 		}
 		for i := range pending {
 			it := &pending[i]
@@ -105,6 +121,9 @@ func (j *Job) caveat() string {
 }
 
 type planWriter struct {
+	// now holds the destination's current values of the items being
+	// written, by index in the flushed chunk, with -compare.
+	now   map[*Item]map[string]any
 	begun bool // the header is written with the first record, so a source that fails to open leaves no half plan
 	buf   []byte
 	w     io.Writer
@@ -138,6 +157,37 @@ func (p *planWriter) begin() {
 	p.printf("Job %q: %s → %s, now %s (%s)\n\n", j.Name, j.SourceType, j.DestType, j.Now().Format(time.RFC3339), j.Location)
 }
 
+// current fetches the destination's values for the chunk's sendable items.
+func (p *planWriter) current(ctx context.Context, cmp Comparer, items []Item) error {
+	var batch []Payload
+	var idx []*Item
+	for i := range items {
+		if items[i].Status == Send || items[i].Status == Unchanged {
+			batch = append(batch, items[i].Payload)
+			idx = append(idx, &items[i])
+		}
+	}
+	p.now = map[*Item]map[string]any{}
+	if len(batch) == 0 {
+		return nil
+	}
+	cur, err := cmp.Current(ctx, batch)
+	if err != nil {
+		return err
+	}
+	if len(cur) != len(batch) {
+		return fmt.Errorf("read %d records for %d", len(cur), len(batch))
+	}
+	for i, it := range idx {
+		if cur[i] == nil {
+			p.now[it] = map[string]any{} // not found: everything is new
+			continue
+		}
+		p.now[it] = cur[i]
+	}
+	return nil
+}
+
 // jsonItem is an item's machine form.
 type jsonItem struct {
 	Pos     string         `json:"pos"`
@@ -148,6 +198,8 @@ type jsonItem struct {
 	Key     string         `json:"key,omitempty"`
 	Payload map[string]any `json:"payload,omitempty"`
 	Clears  []string       `json:"clears,omitempty"`
+	Current map[string]any `json:"current,omitempty"` // with -compare
+	Changes []string       `json:"changes,omitempty"` // with -compare: fields whose value differs
 }
 
 func (p *planWriter) item(it *Item) {
@@ -157,6 +209,12 @@ func (p *planWriter) item(it *Item) {
 		if it.Status == Send || it.Status == Unchanged {
 			ji.Key, ji.Payload = it.Payload.Key, it.Payload.Values
 			ji.Clears = clears(it.Payload)
+			if cur, ok := p.now[it]; ok {
+				ji.Current, ji.Changes = cur, changes(it.Payload, cur)
+				if ji.Changes == nil {
+					ji.Changes = []string{}
+				}
+			}
 		}
 		b, err := json.Marshal(ji)
 		if err != nil {
@@ -192,6 +250,18 @@ func (p *planWriter) item(it *Item) {
 			note := ""
 			if s, ok := v.(string); ok && s == "" {
 				note = "  # clears the field"
+			}
+			if cur, ok := p.now[it]; ok {
+				c, known := cur[m.Field.Name]
+				switch {
+				case len(cur) == 0:
+					note += "  # not found at the destination"
+				case !known: // a field the destination cannot read back
+				case fmt.Sprint(c) == fmt.Sprint(v):
+					note += "  # no change"
+				default:
+					note += "  # now " + show(c)
+				}
 			}
 			p.printf("    %-*s = %s%s\n", width, m.Field.Name, show(v), note)
 		}
@@ -253,6 +323,19 @@ func (c Counts) String() string {
 		s += fmt.Sprintf(", %d skipped", c.Skipped)
 	}
 	return s + fmt.Sprintf(", %d errors (%d records read)", c.Errors, c.Read)
+}
+
+// changes lists the payload's fields whose value differs from cur; a
+// field cur does not hold counts as a change.
+func changes(p Payload, cur map[string]any) []string {
+	var out []string
+	for k, v := range p.Values {
+		if c, ok := cur[k]; !ok || fmt.Sprint(c) != fmt.Sprint(v) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func clears(p Payload) []string {

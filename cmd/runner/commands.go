@@ -249,8 +249,9 @@ func writeFileAtomic(name string, data []byte) error {
 
 // runnableJobs parses a command's flags, loads the files its arguments
 // name, and returns the jobs it acts on (-job, or all), once everything
-// they need to plan (needDest false) or run (true) is there.
-func (c *cli) runnableJobs(fs *flag.FlagSet, args []string, jf *jobFlags, needDest bool) (*engine.Config, []*engine.Job, bool) {
+// they need to plan (*needDest false) or run (true) is there. needDest is
+// read after the flags are parsed, so a flag can set it.
+func (c *cli) runnableJobs(fs *flag.FlagSet, args []string, jf *jobFlags, needDest *bool) (*engine.Config, []*engine.Job, bool) {
 	if fs.Parse(args) != nil {
 		return nil, nil, false
 	}
@@ -270,7 +271,7 @@ func (c *cli) runnableJobs(fs *flag.FlagSet, args []string, jf *jobFlags, needDe
 	var diags hcl.Diagnostics
 	seen := map[string]bool{}
 	for _, j := range jobs {
-		for _, d := range cfg.CheckRunnable(j, needDest) {
+		for _, d := range cfg.CheckRunnable(j, *needDest) {
 			key := d.Summary
 			if d.Subject != nil {
 				key += d.Subject.String()
@@ -313,11 +314,12 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 	fs := c.flagSet("plan", "PATH...", &jf, true)
 	force := fs.Bool("force", false, "show records the last export already sent as to send")
 	noLedger := fs.Bool("no-ledger", false, "ignore what earlier runs recorded")
-	_, jobs, ok := c.runnableJobs(fs, args, &jf, false)
+	compare := fs.Bool("compare", false, "read the destination's current values and mark what each record would change (needs its credentials)")
+	_, jobs, ok := c.runnableJobs(fs, args, &jf, compare)
 	if !ok {
 		return exitConfig
 	}
-	opts := engine.PlanOptions{JSON: jf.json, Force: *force}
+	opts := engine.PlanOptions{JSON: jf.json, Force: *force, Compare: *compare}
 	if !*noLedger {
 		st, ok := c.existingLedger(ctx)
 		if !ok {
@@ -344,7 +346,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	fs := c.flagSet("run", "PATH...", &jf, true)
 	force := fs.Bool("force", false, "send records even when the last export already sent the same values")
 	noLedger := fs.Bool("no-ledger", false, "keep no record of this run: send everything that qualifies, remember nothing")
-	_, jobs, ok := c.runnableJobs(fs, args, &jf, true)
+	needDest := true
+	_, jobs, ok := c.runnableJobs(fs, args, &jf, &needDest)
 	if !ok {
 		return exitConfig
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -258,5 +259,36 @@ func TestUnusedColumnsMayBeAbsent(t *testing.T) {
 	out, code = invoke(t, env(), "plan", "-var", "goq_export="+csv, "-now", seedNow, shipping)
 	if code != 1 || !strings.Contains(out, "missing column") || !strings.Contains(out, "最終更新日時") {
 		t.Fatalf("exit %d\n%s", code, out)
+	}
+}
+
+// TestPlanCompare plans against the shop's current state: after a run,
+// every field shows no change; with the export's tracking number changed,
+// plan shows the value the shop holds now. Nothing is written.
+func TestPlanCompare(t *testing.T) {
+	srv := sampleShop(t)
+	e := shopEnv(t, srv)
+	args := []string{"plan", "-compare", "-no-ledger", "-var", "goq_export=" + sample, "-now", seedNow, shipping}
+	out, code := invoke(t, e, args...)
+	if code != 0 || !strings.Contains(out, `invoice_no       = "123456789012"  # now ""`) {
+		t.Fatalf("before any run: exit %d\n%s", code, out)
+	}
+	if _, code := invoke(t, e, "run", "-var", "goq_export="+sample, "-now", seedNow, shipping); code != 0 {
+		t.Fatal("run failed")
+	}
+	srv.ResetRequests()
+	out, _ = invoke(t, e, args...)
+	if strings.Contains(out, "# now") || !strings.Contains(out, `shipping_date    = "2026-11-26"  # no change`) {
+		t.Errorf("after the run:\n%s", out)
+	}
+	for _, r := range srv.Requests() {
+		if r.Method != http.MethodGet && r.Path != "/oauth/token" {
+			t.Errorf("plan -compare wrote: %s %s", r.Method, r.Path)
+		}
+	}
+	// Without the credentials, -compare says what it needs.
+	out, code = invoke(t, env(), args...)
+	if code != 2 || !strings.Contains(out, "FUTURESHOP_CLIENT_SECRET is not set") {
+		t.Errorf("without credentials: exit %d\n%s", code, out)
 	}
 }

@@ -23,7 +23,8 @@ import (
 func (c *cli) serve(ctx context.Context, args []string) int {
 	var jf jobFlags
 	fs := c.flagSet("serve", "PATH...", &jf, false)
-	cfg, _, ok := c.runnableJobs(fs, args, &jf, true)
+	needDest := true
+	cfg, _, ok := c.runnableJobs(fs, args, &jf, &needDest)
 	if !ok {
 		return exitConfig
 	}

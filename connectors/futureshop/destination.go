@@ -42,6 +42,7 @@ type destination struct {
 	batchSize     int
 	completeOrder bool
 	points        string // normalised ポイント有効処理設定, "" when not stated
+	cmp           compareClient
 }
 
 // NewDestination decodes a futureshop destination block and the job's
