@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -290,5 +291,38 @@ func TestPlanCompare(t *testing.T) {
 	out, code = invoke(t, env(), args...)
 	if code != 2 || !strings.Contains(out, "FUTURESHOP_CLIENT_SECRET is not set") {
 		t.Errorf("without credentials: exit %d\n%s", code, out)
+	}
+}
+
+// TestInterruptFinishesBatch presses Ctrl-C while the first of several
+// batches is in flight: that batch completes (shipping and 処理済み), no
+// other batch starts, the summary says so, and the exit status is 130.
+func TestInterruptFinishesBatch(t *testing.T) {
+	srv := sampleShop(t)
+	srv.SlowNext(2, time.Second) // the token, then the first shipping call
+	job := variant(t, t.TempDir(), "small-batches.hcl", `points_activation = "注文完了時に有効"`, "points_activation = \"注文完了時に有効\"\n    batch_size = 3")
+	stop := make(chan struct{})
+	var out, errb syncBuffer
+	c := &cli{stdout: &out, stderr: &errb, lookupEnv: shopEnv(t, srv), interrupt: stop}
+	done := make(chan int, 1)
+	go func() {
+		done <- c.run(context.Background(), []string{"run", "-var", "goq_export=" + sample, "-now", seedNow, job}[1:])
+	}()
+	for deadline := time.Now().Add(20 * time.Second); countPath(srv, "/admin-api/v1/shipping/status") == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	code := <-done
+	if code != exitInterrupted {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitInterrupted, out.String(), errb.String())
+	}
+	if n := countPath(srv, "/admin-api/v1/shipping/status"); n != 1 {
+		t.Errorf("%d shipping calls after the interrupt, want the one in flight", n)
+	}
+	if n := countPath(srv, "/admin-api/v1/order/complete"); n != 1 {
+		t.Errorf("the batch in flight was not completed (%d complete calls)", n)
+	}
+	if !strings.Contains(out.String(), "3 ok") || !strings.Contains(out.String(), "interrupted") {
+		t.Errorf("summary:\n%s", out.String())
 	}
 }
