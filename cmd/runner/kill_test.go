@@ -87,7 +87,7 @@ func TestKillAndRerun(t *testing.T) {
 // after the stop, and every admitted order was exported.
 func TestTwoServeProcesses(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs two real processes for half a minute")
+		t.Skip("runs two real processes for a minute")
 	}
 	dsn := ledgertest.Postgres(t)
 	bin := buildRunner(t)
@@ -111,13 +111,13 @@ func TestTwoServeProcesses(t *testing.T) {
 	began := time.Now()
 	a, aOut := start()
 	b, bOut := start()
-	time.Sleep(14 * time.Second)
+	time.Sleep(30 * time.Second)
 	a.Process.Signal(syscall.SIGTERM) // mid-run or between runs, whichever
 	if err := a.Wait(); err != nil {
 		t.Errorf("first serve did not stop cleanly: %v\n%s", err, aOut.String())
 	}
 	stopped := time.Now()
-	time.Sleep(14 * time.Second)
+	time.Sleep(30 * time.Second)
 	b.Process.Signal(syscall.SIGTERM)
 	if err := b.Wait(); err != nil {
 		t.Errorf("second serve did not stop cleanly: %v\n%s", err, bOut.String())
