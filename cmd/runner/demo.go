@@ -80,11 +80,12 @@ func (c *cli) demo(ctx context.Context, args []string) int {
 
 	fmt.Fprintln(c.stdout, "\n== the shop afterwards")
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "order\tstatus\tshipment\tshipping date\tinvoice no\texpected arrival")
+	// Japanese columns last: tabwriter counts runes, not display cells.
+	fmt.Fprintln(tw, "order\tshipment\tshipping date\tinvoice no\texpected arrival\tshipment status\torder status")
 	for _, o := range srv.Orders() {
 		for _, s := range o.Shipments {
-			fmt.Fprintf(tw, "%s\t%s\t%d %s\t%s\t%s\t%s\n", o.OrderNo, o.Status, s.ShipmentNo, s.Status,
-				dash(s.ShippingDate), dash(s.InvoiceNo), dash(s.ExpectedArrival))
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", o.OrderNo, s.ShipmentNo,
+				dash(s.ShippingDate), dash(s.InvoiceNo), dash(s.ExpectedArrival), s.Status, o.Status)
 		}
 	}
 	tw.Flush()
