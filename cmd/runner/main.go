@@ -1,8 +1,3 @@
-// Command runner validates, formats, plans and runs HCL job files that
-// move order data between GoQSystem and futureshop.
-//
-// main only wires things up: flags, settings from the environment,
-// tracing, and the connectors the engine may use.
 package main
 
 import (
