@@ -184,7 +184,8 @@ func (e *evaluator) canonical(v any, f Field) (any, error) {
 }
 
 // canonical converts an expression's value to the payload form of f's kind
-// and checks f's limits.
+// and checks f's limits. A value already in that form is returned as the
+// same interface value, which costs no allocation.
 func canonical(v any, f Field, loc *time.Location) (any, error) {
 	switch f.Kind {
 	case String:
@@ -195,14 +196,14 @@ func canonical(v any, f Field, loc *time.Location) (any, error) {
 		if f.MaxBytes > 0 && len(s) > f.MaxBytes {
 			return nil, fmt.Errorf("%q is %d bytes, over the limit of %d", s, len(s), f.MaxBytes)
 		}
-		return s, nil
+		return v, nil
 	case Date:
 		switch d := v.(type) {
 		case time.Time:
 			return ymd(d.In(loc)), nil
 		case string:
 			if d == "" {
-				return "", nil
+				return v, nil
 			}
 			t, err := ParseTime(d, loc)
 			if err != nil {
@@ -221,7 +222,7 @@ func canonical(v any, f Field, loc *time.Location) (any, error) {
 		case int:
 			return int64(n), nil
 		case int64:
-			return n, nil
+			return v, nil
 		case float64:
 			if n == math.Trunc(n) {
 				return int64(n), nil
@@ -235,12 +236,12 @@ func canonical(v any, f Field, loc *time.Location) (any, error) {
 		case int64:
 			return float64(n), nil
 		case float64:
-			return n, nil
+			return v, nil
 		}
 		return nil, fmt.Errorf("want a number, got %v (%T)", v, v)
 	case Bool:
-		if b, ok := v.(bool); ok {
-			return b, nil
+		if _, ok := v.(bool); ok {
+			return v, nil
 		}
 		return nil, fmt.Errorf("want true or false, got %v (%T)", v, v)
 	}
