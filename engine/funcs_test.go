@@ -118,3 +118,24 @@ func TestSchedule(t *testing.T) {
 		}
 	}
 }
+
+func TestPayloadHash(t *testing.T) {
+	h := func(v map[string]any) string { return PayloadHash(Payload{Values: v}) }
+	a := h(map[string]any{"a": "1", "b": int64(2), "c": ""})
+	b := h(map[string]any{"c": "", "b": int64(2), "a": "1"})
+	if a != b || a == "" {
+		t.Errorf("hash depends on map order: %q, %q", a, b)
+	}
+	for _, other := range []map[string]any{
+		{"a": "1", "b": int64(2)},           // a key left out is not a blank one
+		{"a": "1", "b": int64(2), "c": " "}, // one byte differs
+		{"a": "1", "b": "2", "c": ""},       // type differs
+	} {
+		if h(other) == a {
+			t.Errorf("hash of %v collides with %v", other, a)
+		}
+	}
+	if h(map[string]any{"f": func() {}}) != "" {
+		t.Error("unencodable values should hash to \"\"")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -38,13 +39,28 @@ type LedgerEntry struct {
 	Message string
 }
 
+// EncodePayload returns the canonical JSON of a payload's values (object
+// keys sorted, as encoding/json writes maps) and its hash: hex of the first
+// 128 bits of the JSON's SHA-256. A ledger stores both; the hash is what
+// tells an unchanged record.
+func EncodePayload(values map[string]any) (payload []byte, hash string, err error) {
+	payload, err = json.Marshal(values)
+	if err != nil {
+		return nil, "", fmt.Errorf("encode payload: %w", err)
+	}
+	sum := sha256.Sum256(payload)
+	return payload, hex.EncodeToString(sum[:16]), nil
+}
+
 // PayloadHash identifies a payload's content: the same values give the
-// same hash whatever the map order.
+// same hash whatever the map order. Values that cannot be encoded hash to
+// "", which never matches a recorded hash, so such a payload is always sent.
 func PayloadHash(p Payload) string {
-	// encoding/json sorts map keys, which makes this canonical.
-	b, _ := json.Marshal(p.Values)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+	_, h, err := EncodePayload(p.Values)
+	if err != nil {
+		return ""
+	}
+	return h
 }
 
 // markKnown turns items the ledger already has into Unchanged or Parked.
@@ -73,7 +89,7 @@ func (j *Job) markKnown(ctx context.Context, l Ledger, force bool, items []Item)
 		e, ok := known[it.Payload.Key]
 		switch {
 		case !ok:
-		case !force && e.Status == LedgerOK && e.Hash == PayloadHash(it.Payload):
+		case !force && e.Status == LedgerOK && e.Hash != "" && e.Hash == PayloadHash(it.Payload):
 			it.Status = Unchanged
 		case e.Status == LedgerParked:
 			it.Status = Parked

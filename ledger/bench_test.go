@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goqsync/runner/engine"
 	"github.com/goqsync/runner/ledger"
 	"github.com/goqsync/runner/ledger/ledgertest"
 )
@@ -46,7 +47,7 @@ func BenchmarkLedger(b *testing.B) {
 					sends := make([]ledger.Send, len(batch))
 					outs := make([]ledger.Outcome, len(batch))
 					for j, k := range batch {
-						payload, hash, _ := ledger.Encode(map[string]any{
+						payload, hash, _ := engine.EncodePayload(map[string]any{
 							"invoice_no": fmt.Sprint(n, "-", k), "shipping_date": "2026-11-27", "expected_arrival": "",
 						})
 						sends[j] = ledger.Send{Key: k, Hash: hash, Payload: payload}

@@ -2,9 +2,7 @@ package ledger
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -535,27 +533,4 @@ func dedupe[T any](xs []T, key func(T) string) []T {
 		out = append(out, x)
 	}
 	return out
-}
-
-// Encode returns the canonical JSON of a payload's values (object keys
-// sorted, as encoding/json writes maps) and its hash.
-func Encode(values map[string]any) (payload []byte, hash string, err error) {
-	payload, err = json.Marshal(values)
-	if err != nil {
-		return nil, "", fmt.Errorf("encode payload: %w", err)
-	}
-	sum := sha256.Sum256(payload)
-	return payload, hex.EncodeToString(sum[:16]), nil
-}
-
-// Hash returns the hash of a payload's values: hex of the first 128 bits of
-// the SHA-256 of their canonical JSON. Equal values give equal hashes
-// whatever the map's order. Values that cannot be encoded hash to "", which
-// never matches a recorded hash, so such a payload is always sent.
-func Hash(values map[string]any) string {
-	_, h, err := Encode(values)
-	if err != nil {
-		return ""
-	}
-	return h
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goqsync/runner/engine"
 	"github.com/goqsync/runner/ledger"
 	"github.com/goqsync/runner/ledger/ledgertest"
 )
@@ -30,7 +31,7 @@ func open(t *testing.T, dsn string) *ledger.Store {
 }
 
 func send(key string, values map[string]any) ledger.Send {
-	payload, hash, err := ledger.Encode(values)
+	payload, hash, err := engine.EncodePayload(values)
 	if err != nil {
 		panic(err)
 	}
@@ -288,25 +289,5 @@ func TestLedger(t *testing.T) {
 				t.Run(c.name, func(t *testing.T) { c.fn(t, d.DSN(t)) })
 			}
 		})
-	}
-}
-
-func TestHash(t *testing.T) {
-	a := ledger.Hash(map[string]any{"a": "1", "b": int64(2), "c": ""})
-	b := ledger.Hash(map[string]any{"c": "", "b": int64(2), "a": "1"})
-	if a != b || a == "" {
-		t.Errorf("hash depends on map order: %q, %q", a, b)
-	}
-	for _, other := range []map[string]any{
-		{"a": "1", "b": int64(2)},           // a key left out is not a blank one
-		{"a": "1", "b": int64(2), "c": " "}, // one byte differs
-		{"a": "1", "b": "2", "c": ""},       // type differs
-	} {
-		if ledger.Hash(other) == a {
-			t.Errorf("Hash(%v) collides with %v", other, a)
-		}
-	}
-	if ledger.Hash(map[string]any{"f": func() {}}) != "" {
-		t.Error("unencodable values should hash to \"\"")
 	}
 }

@@ -63,7 +63,7 @@ func (l engineLedger) Lookup(ctx context.Context, job, dest string, keys []strin
 func (l engineLedger) Begin(ctx context.Context, run int64, job, dest string, batch []engine.Payload) error {
 	sends := make([]ledger.Send, len(batch))
 	for i, p := range batch {
-		payload, hash, err := ledger.Encode(p.Values)
+		payload, hash, err := engine.EncodePayload(p.Values)
 		if err != nil {
 			return err
 		}
