@@ -434,9 +434,7 @@ func (j *Job) compile(src string, a *hcl.Attribute, where string, env map[string
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	opts := append([]expr.Option{expr.Env(env), expr.Patch(&varsPatcher{vars: j.vars})}, exprOptions(j.clock)...)
-	opts = append(opts, extra...)
-	prog, err := expr.Compile(src, opts...)
+	prog, err := expr.Compile(src, j.exprOpts(env, extra...)...)
 	if err != nil {
 		return nil, exprDiag(err, src, a, where, "")
 	}
@@ -486,6 +484,13 @@ func (c *nameCheck) Visit(node *ast.Node) {
 	}
 }
 
+// exprOpts are the options every record expression of the job compiles
+// with: the source's fields, variables as constants, the helpers.
+func (j *Job) exprOpts(env map[string]any, extra ...expr.Option) []expr.Option {
+	opts := append([]expr.Option{expr.Env(env), expr.Patch(&varsPatcher{vars: j.vars})}, exprOptions(j.clock)...)
+	return append(opts, extra...)
+}
+
 // combineFilters compiles the filters into one program that yields the
 // position of the first failing filter. Each filter already compiled on
 // its own (for precise diagnostics), so a failure here only means the
@@ -496,8 +501,7 @@ func (j *Job) combineFilters(env map[string]any) *vm.Program {
 		fmt.Fprintf(&b, "!(%s\n) ? %d : ", f.When, i+1)
 	}
 	b.WriteString("0")
-	opts := append([]expr.Option{expr.Env(env), expr.Patch(&varsPatcher{vars: j.vars}), expr.AsInt()}, exprOptions(j.clock)...)
-	prog, err := expr.Compile(b.String(), opts...)
+	prog, err := expr.Compile(b.String(), j.exprOpts(env, expr.AsInt())...)
 	if err != nil {
 		return nil
 	}
