@@ -321,46 +321,23 @@ func fieldIndex(name string) int {
 	return -1
 }
 
-func fieldList() string {
+func fieldList() string { return strings.Join(fieldNames(), ", ") }
+
+// fieldNames lists the source's fields in column order.
+func fieldNames() []string {
 	names := make([]string, len(columns))
 	for i, c := range columns {
 		names[i] = c.field
 	}
-	return strings.Join(names, ", ")
+	return names
 }
 
 // suggest returns ` (did you mean "x"?)` for a near miss.
 func suggest(name string) string {
-	best, bestD := "", 3
-	for _, c := range columns {
-		if d := editDistance(name, c.field); d < bestD {
-			best, bestD = c.field, d
-		}
+	if best := engine.Suggest(name, fieldNames()); best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return ""
 }
 
 func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
