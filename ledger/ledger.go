@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +31,11 @@ const (
 	// StatusParked means the last attempt failed for a reason that will not
 	// change by itself; runs skip it until Retry.
 	StatusParked = "parked"
+	// StatusStaged means the destination accepted the payload into
+	// something it makes visible later, all at once (an import file that
+	// gets its final name when the run ends); Token names that commit.
+	// Settle turns it into StatusOK or StatusFailed.
+	StatusStaged = "staged"
 )
 
 // Run triggers.
@@ -73,9 +80,10 @@ type Send struct {
 // Outcome is what the destination said about one payload.
 type Outcome struct {
 	Key     string
-	Status  string // StatusOK, StatusFailed or StatusParked
+	Status  string // StatusOK, StatusFailed, StatusParked or StatusStaged
 	Code    string
 	Message string
+	Token   string // with StatusStaged: the commit that will make it visible
 }
 
 // Counts are a run's totals per outcome.
@@ -105,6 +113,8 @@ type Run struct {
 type Store struct {
 	db      *sql.DB
 	dialect string // "sqlite" or "postgres"
+	where   string // the SQLite file, or the PostgreSQL URL without its password, for messages
+	schema  string // PostgreSQL: the schema the store works in
 
 	// now is the clock for entry times; tests replace it.
 	now func() time.Time
@@ -112,34 +122,78 @@ type Store struct {
 
 // Open opens the store at dsn and applies pending migrations. A dsn that
 // starts with postgres:// or postgresql:// is a PostgreSQL connection URL;
-// anything else is the path of a SQLite file, created on first use.
+// anything else is the path of a SQLite file, created on first use with mode
+// 0600 (its directory 0700): the ledger is the runner's own, nobody else's
+// to read.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	s := &Store{now: time.Now}
+	s := &Store{now: time.Now, where: dsn}
 	var driver, source string
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		s.dialect, driver, source = "postgres", "pgx", dsn
+		if u, err := url.Parse(dsn); err == nil {
+			s.where = u.Redacted()
+		} else {
+			s.where = "the PostgreSQL database"
+		}
 	case dsn == "":
 		return nil, errors.New("open ledger: empty database path")
 	default:
 		s.dialect, driver = "sqlite", "sqlite"
-		if dir := filepath.Dir(dsn); dir != "." {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return nil, fmt.Errorf("open ledger: %w", err)
-			}
+		if err := createPrivate(dsn); err != nil {
+			return nil, fmt.Errorf("open ledger %s: %w", dsn, err)
 		}
 		source = sqliteSource(dsn)
 	}
 	db, err := openDB(driver, source)
 	if err != nil {
-		return nil, fmt.Errorf("open ledger: %w", err)
+		return nil, fmt.Errorf("open ledger %s: %w", s.where, err)
 	}
 	s.db = db
+	if s.dialect == "postgres" {
+		if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&s.schema); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open ledger %s: %w", s.where, err)
+		}
+	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open ledger: %w", err)
+		return nil, fmt.Errorf("open ledger %s: %w", s.where, s.explain(err))
 	}
 	return s, nil
+}
+
+// createPrivate creates a new SQLite file owner-only, in a directory it
+// creates owner-only. An existing file keeps the mode its owner gave it.
+func createPrivate(path string) error {
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// explain turns SQLite's terse result codes into what a person must do.
+func (s *Store) explain(err error) error {
+	var coded interface{ Code() int }
+	if s.dialect != "sqlite" || !errors.As(err, &coded) {
+		return err
+	}
+	switch coded.Code() & 0xff {
+	case 26, 11: // SQLITE_NOTADB, SQLITE_CORRUPT
+		return fmt.Errorf("the file is not a SQLite database or is damaged; restore it from a backup or move it away to start a new ledger (every record is then sent again): %w", err)
+	case 8, 14, 3, 23: // SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_PERM, SQLITE_AUTH
+		return fmt.Errorf("cannot open the file for writing; the runner needs to write the file and create files beside it (check the permissions of the file and its directory): %w", err)
+	}
+	return err
 }
 
 func openDB(driver, source string) (*sql.DB, error) {
@@ -180,6 +234,10 @@ func sqliteSource(path string) string {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
+// Where names the database for people: the SQLite file, or the PostgreSQL
+// URL without its password.
+func (s *Store) Where() string { return s.where }
+
 // Dialect returns "sqlite" or "postgres".
 func (s *Store) Dialect() string { return s.dialect }
 
@@ -203,16 +261,74 @@ func (s *Store) rebind(q string) string {
 	return b.String()
 }
 
-// StartRun records the start of a run and returns its id.
+// Interrupted is the error text of a run whose process stopped before it
+// finished (killed, or its machine went down).
+const Interrupted = "interrupted: the process running it stopped before it finished"
+
+// StartRun records the start of a run and returns its id. The caller holds
+// the job's lock, so any other run of the job still open in the history
+// belongs to a process that is gone: StartRun closes it as Interrupted.
 func (s *Store) StartRun(ctx context.Context, job, trigger string, at time.Time) (int64, error) {
 	var id int64
-	err := s.db.QueryRowContext(ctx, s.rebind(
-		`INSERT INTO ledger_runs (job, trigger, started_at) VALUES (?, ?, ?) RETURNING id`),
-		job, trigger, at.UTC()).Scan(&id)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE ledger_runs SET ended_at = ?, error = ?
+			WHERE job = ? AND ended_at IS NULL`), at.UTC(), Interrupted, job); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, s.rebind(
+			`INSERT INTO ledger_runs (job, trigger, started_at) VALUES (?, ?, ?) RETURNING id`),
+			job, trigger, at.UTC()).Scan(&id)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("start run of %s: %w", job, err)
 	}
 	return id, nil
+}
+
+// InterruptOrphans closes, as Interrupted, every open run in the history
+// whose job nobody is running now (the job's lock, named by lockName, is
+// free) or that is not the run holding that lock. serve calls it when it
+// starts, so that a run killed with its process does not stay "running".
+func (s *Store) InterruptOrphans(ctx context.Context, lockName func(job string) string) (int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, job FROM ledger_runs WHERE ended_at IS NULL`)
+	if err != nil {
+		return 0, fmt.Errorf("find interrupted runs: %w", err)
+	}
+	open := map[string][]int64{}
+	for rows.Next() {
+		var id int64
+		var job string
+		if err := rows.Scan(&id, &job); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("find interrupted runs: %w", err)
+		}
+		open[job] = append(open[job], id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("find interrupted runs: %w", err)
+	}
+	n := 0
+	for job, ids := range open {
+		o, held, err := s.Holder(ctx, lockName(job))
+		if err != nil {
+			return n, err
+		}
+		for _, id := range ids {
+			if held && (o.RunID == id || o.RunID == 0) {
+				continue // running now, or about to say which run it is
+			}
+			res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE ledger_runs SET ended_at = ?, error = ? WHERE id = ? AND ended_at IS NULL`),
+				s.now().UTC(), Interrupted, id)
+			if err != nil {
+				return n, fmt.Errorf("close interrupted run %d: %w", id, err)
+			}
+			if k, _ := res.RowsAffected(); k > 0 {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // FinishRun records the end of a run with its final counts and error text
@@ -278,7 +394,7 @@ func (s *Store) Begin(ctx context.Context, runID int64, job, dest string, sends 
 				args = append(args, job, dest, sd.Key, sd.Hash, string(sd.Payload), now, now, runID)
 			}
 			q.WriteString(` ON CONFLICT (key, job, dest) DO UPDATE SET hash = excluded.hash,
-				payload = excluded.payload, status = excluded.status, code = '', message = '',
+				payload = excluded.payload, status = excluded.status, code = '', message = '', token = '',
 				last_at = excluded.last_at, run_id = excluded.run_id`)
 			if _, err := tx.ExecContext(ctx, s.rebind(q.String()), args...); err != nil {
 				return err
@@ -295,12 +411,14 @@ func (s *Store) Begin(ctx context.Context, runID int64, job, dest string, sends 
 
 // Record writes the outcome of each payload of a batch and adds them to the
 // run's progress counters, in one transaction, so that the history never
-// disagrees with the entries.
+// disagrees with the entries. It only writes entries that runID began (see
+// Begin): an entry a later run has begun since is that run's to record, and
+// never goes back to an older run's outcome.
 func (s *Store) Record(ctx context.Context, runID int64, job, dest string, outcomes []Outcome) error {
 	var c Counts
 	for _, o := range outcomes {
 		switch o.Status {
-		case StatusOK:
+		case StatusOK, StatusStaged:
 			c.OK++
 		case StatusFailed:
 			c.Failed++
@@ -317,18 +435,19 @@ func (s *Store) Record(ctx context.Context, runID int64, job, dest string, outco
 		for rest := outcomes; len(rest) > 0; {
 			n := min(len(rest), chunk)
 			var q strings.Builder
-			q.WriteString(`INSERT INTO ledger_entries (` + entryColumns + `) VALUES `)
-			args := make([]any, 0, n*9)
+			q.WriteString(`INSERT INTO ledger_entries (` + entryColumns + `, token) VALUES `)
+			args := make([]any, 0, n*10)
 			for i, o := range rest[:n] {
 				if i > 0 {
 					q.WriteString(", ")
 				}
-				q.WriteString(`(?, ?, ?, '', '', ?, ?, ?, 1, ?, ?, ?)`)
-				args = append(args, job, dest, o.Key, o.Status, o.Code, o.Message, now, now, runID)
+				q.WriteString(`(?, ?, ?, '', '', ?, ?, ?, 1, ?, ?, ?, ?)`)
+				args = append(args, job, dest, o.Key, o.Status, o.Code, o.Message, now, now, runID, o.Token)
 			}
 			q.WriteString(` ON CONFLICT (key, job, dest) DO UPDATE SET status = excluded.status,
-				code = excluded.code, message = excluded.message,
-				attempts = ledger_entries.attempts + 1, last_at = excluded.last_at, run_id = excluded.run_id`)
+				code = excluded.code, message = excluded.message, token = excluded.token,
+				attempts = ledger_entries.attempts + 1, last_at = excluded.last_at
+				WHERE ledger_entries.run_id = excluded.run_id`)
 			if _, err := tx.ExecContext(ctx, s.rebind(q.String()), args...); err != nil {
 				return err
 			}
@@ -345,6 +464,77 @@ func (s *Store) Record(ctx context.Context, runID int64, job, dest string, outco
 		return fmt.Errorf("record batch of %s → %s: %w", job, dest, err)
 	}
 	return nil
+}
+
+// Staged lists the commit tokens of job's entries at dest that are still
+// staged: a run recorded them and ended before it could say whether their
+// commit happened.
+func (s *Store) Staged(ctx context.Context, job, dest string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT DISTINCT token FROM ledger_entries
+		WHERE status = 'staged' AND job = ? AND dest = ?`), job, dest)
+	if err != nil {
+		return nil, fmt.Errorf("staged entries of %s → %s: %w", job, dest, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, fmt.Errorf("staged entries of %s → %s: %w", job, dest, err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// Settle ends the staging of every entry of job at dest that token names:
+// status is StatusOK once the commit happened, or StatusPending when it did
+// not (the records are sent again), or StatusFailed with a message when the
+// commit failed. It returns how many entries it settled.
+func (s *Store) Settle(ctx context.Context, job, dest, token, status, message string) (int, error) {
+	switch status {
+	case StatusOK, StatusPending, StatusFailed:
+	default:
+		return 0, fmt.Errorf("settle %s → %s: invalid status %q", job, dest, status)
+	}
+	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE ledger_entries SET status = ?, message = ?, token = '', last_at = ?
+		WHERE job = ? AND dest = ? AND token = ? AND status = 'staged'`), status, message, s.now().UTC(), job, dest, token)
+	if err != nil {
+		return 0, fmt.Errorf("settle %s → %s: %w", job, dest, err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// Adopt moves job's entries recorded under the scope from to the scope to,
+// when to has none yet. Ledgers written before destinations had scopes
+// keyed entries by the destination's type alone; the first run that knows
+// the scope takes them over, so that upgrading sends nothing twice.
+func (s *Store) Adopt(ctx context.Context, job, from, to string) (int, error) {
+	if from == to {
+		return 0, nil
+	}
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, s.rebind(`SELECT 1 FROM ledger_entries WHERE job = ? AND dest = ? LIMIT 1`), job, to).Scan(&one)
+		if err == nil {
+			return nil // the scope has entries of its own
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE ledger_entries SET dest = ? WHERE job = ? AND dest = ?`), to, job, from)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("adopt entries of %s: %w", job, err)
+	}
+	return int(n), nil
 }
 
 // Parked lists the parked entries of job, or of every job when job is "".

@@ -1,0 +1,13 @@
+package ledger
+
+import "time"
+
+// SetLockTimes shortens the heartbeat and the stale time for a test.
+func SetLockTimes(heartbeat, stale time.Duration) (restore func()) {
+	h, s := heartbeatEvery, staleAfter
+	heartbeatEvery, staleAfter = heartbeat, stale
+	return func() { heartbeatEvery, staleAfter = h, s }
+}
+
+// SetClock replaces the store's clock.
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
