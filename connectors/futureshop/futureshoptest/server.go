@@ -1,12 +1,14 @@
 package futureshoptest
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -51,7 +53,7 @@ type Request struct {
 	Time   time.Time // arrival
 	Method string
 	Path   string
-	Status int
+	Status int // 0 while the request is being answered, or when the client left first
 	Orders int // orders in an update's body, or in a search page
 }
 
@@ -80,6 +82,11 @@ func WithPageSize(n int) Option { return func(s *Server) { s.pageSize = max(n, 1
 // instead of an absolute URL.
 func WithRelativeNextURL() Option { return func(s *Server) { s.relativeNext = true } }
 
+// WithShiftingPages makes every search page after the first start one
+// order early, as when orders arrive while a client pages: the last order
+// of each page is listed again at the top of the next.
+func WithShiftingPages() Option { return func(s *Server) { s.shifting = true } }
+
 // Server is a fake futureshop admin API over an in-memory shop, listening
 // on 127.0.0.1. It is strict where the real service is (headers, JSON
 // shapes, byte limits, batch sizes) so that a client passing against it has
@@ -96,6 +103,7 @@ type Server struct {
 	tokenTTL     time.Duration
 	pageSize     int
 	relativeNext bool
+	shifting     bool
 	limiter      *rate.Limiter
 
 	mu         sync.Mutex
@@ -103,12 +111,20 @@ type Server struct {
 	seq        []string // order numbers in insertion order, the search order
 	tokens     map[string]time.Time
 	log        []Request
+	logGen     int // counts ResetRequests, so a request in flight does not write into a new log
 	apiOff     bool
 	failNext   []int
 	slowNext   int
 	slowFor    time.Duration
 	malformed  int
 	orderFault map[string]orderResult
+	answers    []string // bodies that replace the next answers to updates
+	stallNext  int      // updates applied, then answered too late
+	stallFor   time.Duration
+	loopNext   bool // the next search page's nextUrl leads back to it
+	// applied counts, per order, the shipping updates and completions the
+	// shop applied: a client that sends one twice shows here.
+	shipped, completed map[string]int
 }
 
 // NewServer starts a server. Close it when done.
@@ -117,6 +133,7 @@ func NewServer(opts ...Option) *Server {
 		ShopKey: DefaultShopKey, ClientID: DefaultClientID, ClientSecret: DefaultClientSecret,
 		rps: DefaultRateLimit, burst: DefaultBurst, tokenTTL: DefaultTokenTTL, pageSize: DefaultPageSize,
 		orders: map[string]*Order{}, tokens: map[string]time.Time{}, orderFault: map[string]orderResult{},
+		shipped: map[string]int{}, completed: map[string]int{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -183,6 +200,7 @@ func (s *Server) Requests() []Request {
 func (s *Server) ResetRequests() {
 	s.mu.Lock()
 	s.log = nil
+	s.logGen++
 	s.mu.Unlock()
 }
 
@@ -236,10 +254,50 @@ func (s *Server) FailOrder(orderNo, code, message string) {
 	s.mu.Unlock()
 }
 
+// AnswerNext makes the next updates (shipping or complete calls) apply as
+// usual and answer 200 with these bodies instead of their results, one
+// body per call: what a client does with an answer that confirms nothing.
+func (s *Server) AnswerNext(bodies ...string) {
+	s.mu.Lock()
+	s.answers = append(s.answers, bodies...)
+	s.mu.Unlock()
+}
+
+// StallNext makes the next n updates apply and then wait d before
+// answering: a client that gives up first cannot know they were applied.
+func (s *Server) StallNext(n int, d time.Duration) {
+	s.mu.Lock()
+	s.stallNext, s.stallFor = n, d
+	s.mu.Unlock()
+}
+
+// LoopNextPage makes the next search page's nextUrl lead back to that same
+// page.
+func (s *Server) LoopNextPage() {
+	s.mu.Lock()
+	s.loopNext = true
+	s.mu.Unlock()
+}
+
+// Shipped returns how many shipping updates the shop applied to an order.
+func (s *Server) Shipped(orderNo string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shipped[orderNo]
+}
+
+// Completed returns how many times the shop moved an order to 処理済み.
+func (s *Server) Completed(orderNo string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.completed[orderNo]
+}
+
 // ClearFaults removes every injected fault.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	s.failNext, s.slowNext, s.malformed = nil, 0, 0
+	s.answers, s.stallNext, s.loopNext = nil, 0, false
 	clear(s.orderFault)
 	s.mu.Unlock()
 }
@@ -275,16 +333,52 @@ type exchange struct {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
-	ex := s.handle(w, r, arrived)
+	// Read the body first: only then does net/http watch the connection,
+	// so that a slow or stalled answer notices a client that gave up.
+	if body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20)); err == nil {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	// The log shows a request from its arrival (Status 0 while it is
+	// being answered), so a test can act while a slow call is in flight.
 	s.mu.Lock()
-	s.log = append(s.log, Request{Time: arrived, Method: r.Method, Path: r.URL.Path, Status: ex.status, Orders: ex.orders})
+	at, gen := len(s.log), s.logGen
+	s.log = append(s.log, Request{Time: arrived, Method: r.Method, Path: r.URL.Path})
+	s.mu.Unlock()
+	ex := s.handle(w, r, arrived)
+	update := r.Method == http.MethodPost && r.URL.Path != "/oauth/token"
+	s.mu.Lock()
+	if gen == s.logGen {
+		s.log[at].Status, s.log[at].Orders = ex.status, ex.orders
+	}
 	malformed := false
 	if ex.status == http.StatusOK && s.malformed > 0 && r.URL.Path != "/oauth/token" {
 		s.malformed--
 		malformed = true
 	}
+	var answer *string
+	if ex.status == http.StatusOK && update && len(s.answers) > 0 {
+		answer, s.answers = &s.answers[0], s.answers[1:]
+	}
+	var stall time.Duration
+	if ex.status == http.StatusOK && update && s.stallNext > 0 {
+		s.stallNext--
+		stall = s.stallFor
+	}
 	s.mu.Unlock()
 	if ex.status == 0 { // the client went away
+		return
+	}
+	if stall > 0 {
+		select {
+		case <-time.After(stall):
+		case <-r.Context().Done():
+			return // applied, and the client will never know
+		}
+	}
+	if answer != nil {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte(*answer))
 		return
 	}
 	for k, v := range ex.header {
@@ -528,6 +622,8 @@ func (s *Server) shippingStatus(r *http.Request) exchange {
 		})
 		if res.Status != "success" {
 			resp.Status = "failed"
+		} else {
+			s.shipped[o.OrderNo]++
 		}
 		resp.Results = append(resp.Results, res)
 	}
@@ -592,6 +688,8 @@ func (s *Server) complete(r *http.Request) exchange {
 		})
 		if res.Status != "success" {
 			resp.Status = "failed"
+		} else {
+			s.completed[o.OrderNo]++
 		}
 		resp.Results = append(resp.Results, res)
 	}
@@ -748,9 +846,19 @@ func (s *Server) search(r *http.Request) exchange {
 	}
 	s.mu.Unlock()
 
-	page := match[min(offset, len(match)):min(offset+s.pageSize, len(match))]
+	from := offset
+	if s.shifting && offset > 0 {
+		from-- // the list moved: the previous page's last order again
+	}
+	page := match[min(from, len(match)):min(offset+s.pageSize, len(match))]
 	body := map[string]any{"orderList": append([]orderJSON{}, page...)}
-	if offset+s.pageSize < len(match) {
+	s.mu.Lock()
+	loop := s.loopNext
+	s.loopNext = false
+	s.mu.Unlock()
+	if loop {
+		body["nextUrl"] = s.URL + r.URL.RequestURI()
+	} else if offset+s.pageSize < len(match) {
 		q.Set("cursor", base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(offset+s.pageSize))))
 		next := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
 		if s.relativeNext {
