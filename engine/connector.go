@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -49,6 +50,11 @@ type Field struct {
 	// Unsent, when not empty, says why the field is accepted but not sent
 	// (validate shows it as a warning).
 	Unsent string
+
+	// Source fields only. Personal marks a person's data (a buyer's name,
+	// address, phone): a payload value computed from it is sent, but the
+	// ledger keeps only its hash, never the value.
+	Personal bool
 }
 
 // Record is one source record: field name to value. A value is a string,
@@ -180,6 +186,52 @@ type Comparer interface {
 // caveat). Plans and runs list the records under the caveat.
 type Caveater interface {
 	Caveat() string
+}
+
+// Scoper is implemented by destinations whose records belong to one place:
+// a shop, a directory. The ledger keeps what was sent per job and scope, so
+// a job pointed at another shop does not inherit the first shop's "already
+// sent". A scope names its place for people and holds no secret; "" means
+// the place is not known (its settings are unset).
+type Scoper interface {
+	Scope() string
+}
+
+// Sharer is implemented by sources and destinations that draw on a budget
+// every job using the same account shares (futureshop's requests per second
+// per shop). A run holds a lock named for each share while it runs, so that
+// runs in other processes take turns instead of exceeding it together.
+// Names hold no secret.
+type Sharer interface {
+	Shares() []string
+}
+
+// Stager is implemented by Conns whose Write stages records that become
+// visible to their consumer all at once, when Close commits them (an import
+// file that gets its final name). The ledger keeps staged records with the
+// token until the commit is known to have happened, so that a crash between
+// the commit and the ledger's record neither loses them nor sends them twice.
+type Stager interface {
+	// StageToken names the commit Close will make.
+	StageToken() string
+}
+
+// Resolver is implemented by destinations whose Conns are Stagers. A run
+// that holds the job's lock calls it before anything else, with the tokens
+// of the commits the ledger still waits on (a run crashed between staging
+// and settling): it reports which commits happened, and discards anything
+// staged and never committed, whose records are then sent again.
+type Resolver interface {
+	Resolve(ctx context.Context, tokens []string) (committed map[string]bool, err error)
+}
+
+// StopsRun reports whether err ends the whole run rather than failing one
+// batch: credentials refused, the service unreachable. A connector marks
+// such errors with a StopsRun() bool method. The engine then sends nothing
+// more and leaves every record it could not confirm pending for the next run.
+func StopsRun(err error) bool {
+	var s interface{ StopsRun() bool }
+	return errors.As(err, &s) && s.StopsRun()
 }
 
 // Settings is what a connector's factory gets besides its own body.

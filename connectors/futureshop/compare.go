@@ -3,8 +3,6 @@ package futureshop
 import (
 	"context"
 	"fmt"
-	"net/url"
-	"strings"
 	"sync"
 
 	"github.com/goqsync/runner/engine"
@@ -36,12 +34,13 @@ func (d *destination) Current(ctx context.Context, batch []engine.Payload) ([]ma
 		}
 	}
 	found := map[string]searchShipment{} // by "orderNo/shipmentNo"
-	for len(nos) > 0 {
-		n := min(len(nos), maxOrdersPerUpdate) // a batch's worth of numbers per search
-		if err := d.search(ctx, nos[:n], found); err != nil {
-			return nil, err
+	err := searchOrders(ctx, d.cmp.c, nos, func(o *searchOrder) {
+		for _, s := range o.ShipmentList {
+			found[fmt.Sprintf("%s/%d", o.OrderNo, s.ShipmentNo)] = s
 		}
-		nos = nos[n:]
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read current state: %w", err)
 	}
 	out := make([]map[string]any, len(batch))
 	for i, p := range batch {
@@ -60,20 +59,4 @@ func (d *destination) Current(ctx context.Context, batch []engine.Payload) ([]ma
 		}
 	}
 	return out, nil
-}
-
-// search looks orders up by number, following nextUrl.
-func (d *destination) search(ctx context.Context, nos []string, found map[string]searchShipment) error {
-	r := &records{c: d.cmp.c, next: d.cmp.c.endpoint(searchPath, url.Values{"orderNo": {strings.Join(nos, ",")}})}
-	for r.next != nil {
-		if err := r.fetch(ctx); err != nil {
-			return fmt.Errorf("read current state: %w", err)
-		}
-		for _, o := range r.orders {
-			for _, s := range o.ShipmentList {
-				found[fmt.Sprintf("%s/%d", o.OrderNo, s.ShipmentNo)] = s
-			}
-		}
-	}
-	return nil
 }

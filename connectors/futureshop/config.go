@@ -1,6 +1,8 @@
 package futureshop
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -104,3 +106,24 @@ func (c config) String() string {
 
 // GoString is String for %#v.
 func (c config) GoString() string { return c.String() }
+
+// identity names the shop the credentials reach: its API host and a hash of
+// the shop key, never the key itself. It scopes the ledger and names the
+// lock on the shop's request budget. "" when either is unset.
+func (c config) identity() string {
+	u, err := parseAPIDomain(c.apiDomain)
+	if err != nil || strings.TrimSpace(c.shopKey) == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(u.Host + u.Path + "\x00" + c.shopKey))
+	return "futureshop " + u.Host + u.Path + " shop " + hex.EncodeToString(h[:6])
+}
+
+// shares is the lock a run talking to the shop holds: futureshop's budget
+// of requests belongs to the shop, whichever job or process spends it.
+func (c config) shares() []string {
+	if id := c.identity(); id != "" {
+		return []string{id}
+	}
+	return nil
+}

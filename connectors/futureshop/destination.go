@@ -3,6 +3,7 @@ package futureshop
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -124,6 +125,12 @@ func (d *destination) Key(values map[string]any) string {
 }
 
 func (d *destination) BatchSize() int { return d.batchSize }
+
+// Scope implements engine.Scoper: what was sent is remembered per shop.
+func (d *destination) Scope() string { return d.cfg.identity() }
+
+// Shares implements engine.Sharer.
+func (d *destination) Shares() []string { return d.cfg.shares() }
 
 func (d *destination) Actions() []string {
 	if d.completeOrder {
@@ -284,7 +291,9 @@ func chunkByOrder[T any](items []T, orderNo func(T) string, n int) [][]T {
 
 // ship sends one 発送API call. When futureshop rejects the request for
 // errors that name orders (orderList[i]…), those orders fail permanently
-// and, if retry is set, the rest is sent again once.
+// and, if retry is set, the rest is sent again once. The 発送API is
+// idempotent (it sets values), so the client may send it again after a
+// failure that leaves doubt.
 func (c *conn) ship(ctx context.Context, items []item, results []engine.Result, retry bool) error {
 	var req shippingRequest
 	pos := map[string]int{} // orderNo → index in req.OrderList
@@ -298,7 +307,7 @@ func (c *conn) ship(ctx context.Context, items []item, results []engine.Result, 
 		req.OrderList[i].ShipmentList = append(req.OrderList[i].ShipmentList,
 			shippingShipment{ShipmentNo: it.shipmentNo, ShippingInfo: it.info})
 	}
-	resp, err := c.update(ctx, shippingStatusPath, req, len(req.OrderList))
+	resp, err := c.update(ctx, shippingStatusPath, req, len(req.OrderList), true)
 	if err != nil {
 		return err
 	}
@@ -346,30 +355,83 @@ func (c *conn) Apply(ctx context.Context, action string, batch []engine.Payload)
 		refs = append(refs, ref{i, no})
 	}
 	for _, chunk := range chunkByOrder(refs, func(r ref) string { return r.orderNo }, c.batchSize) {
-		var req completeRequest
+		var nos []string
 		seen := map[string]bool{}
 		for _, r := range chunk {
 			if !seen[r.orderNo] {
 				seen[r.orderNo] = true
-				req.OrderList = append(req.OrderList, completeOrder{OrderNo: r.orderNo})
+				nos = append(nos, r.orderNo)
 			}
 		}
-		resp, err := c.update(ctx, completePath, req, len(req.OrderList))
+		byOrder, err := c.complete(ctx, nos)
 		if err != nil {
 			return nil, err
 		}
-		if resp.rejected != nil {
-			return nil, resp.rejected
-		}
 		for _, r := range chunk {
-			results[r.idx] = resp.result(r.orderNo)
+			results[r.idx] = byOrder[r.orderNo]
 		}
 	}
 	return results, nil
 }
 
+// complete moves orders to 処理済み. The call is not idempotent (each one
+// changes an order's status, and may trigger the shop's own actions), so
+// after an answer that leaves doubt (a timeout, a lost connection, a
+// gateway error, a body that confirms nothing) it is not simply sent again:
+// the orders are read back with the order search, and only those not yet
+// 処理済み are sent again.
+func (c *conn) complete(ctx context.Context, nos []string) (map[string]engine.Result, error) {
+	out := make(map[string]engine.Result, len(nos))
+	todo := nos
+	for try := 1; len(todo) > 0; try++ {
+		var req completeRequest
+		for _, no := range todo {
+			req.OrderList = append(req.OrderList, completeOrder{OrderNo: no})
+		}
+		resp, err := c.update(ctx, completePath, req, len(req.OrderList), false)
+		if err == nil && resp.rejected != nil {
+			return nil, resp.rejected
+		}
+		if err == nil {
+			for _, no := range todo {
+				out[no] = resp.result(no)
+			}
+			return out, nil
+		}
+		var doubt *inDoubtError
+		if !errors.As(err, &doubt) || try >= c.c.cfg.maxTries {
+			return nil, err
+		}
+		done, rerr := c.completed(ctx, todo)
+		if rerr != nil {
+			return nil, fmt.Errorf("%w; reading back which orders it completed failed too: %v", err, rerr)
+		}
+		var rest []string
+		for _, no := range todo {
+			if done[no] {
+				out[no] = engine.Result{OK: true}
+			} else {
+				rest = append(rest, no)
+			}
+		}
+		todo = rest
+	}
+	return out, nil
+}
+
+// completed reads back which of nos futureshop holds as 処理済み.
+func (c *conn) completed(ctx context.Context, nos []string) (map[string]bool, error) {
+	done := map[string]bool{}
+	err := searchOrders(ctx, c.c, nos, func(o *searchOrder) {
+		if o.Status == orderStatusCompleted {
+			done[o.OrderNo] = true
+		}
+	})
+	return done, err
+}
+
 func (c *conn) Close(ctx context.Context) error {
-	c.c.hc.CloseIdleConnections()
+	c.c.close()
 	return nil
 }
 
@@ -380,19 +442,26 @@ type updateResult struct {
 	rejected *StatusError // the whole request was refused
 }
 
-// result is the verdict for one order. futureshop may list only failures,
-// so an order without its own result takes the request's status.
+// result is the verdict for one order: ok only when futureshop's answer
+// lists the order with status "success". An order the answer does not
+// list, or lists with anything else, failed, and says why.
 func (u *updateResult) result(orderNo string) engine.Result {
-	if r, ok := u.byOrder[orderNo]; ok {
-		if r.Status == statusSuccess {
-			return engine.Result{OK: true}
-		}
-		return engine.Result{Code: r.Code, Message: r.Message, Permanent: permanentCodes[r.Code]}
-	}
-	if u.body.Status == statusSuccess || (u.body.Status == "" && len(u.body.Errors) == 0) {
+	r, ok := u.byOrder[orderNo]
+	switch {
+	case ok && r.Status == statusSuccess:
 		return engine.Result{OK: true}
+	case ok:
+		msg := r.Message
+		if msg == "" {
+			msg = fmt.Sprintf("futureshop answered status %q for the order, not %q, and no message", r.Status, statusSuccess)
+		}
+		code := r.Code
+		if code == "" {
+			code = "NotConfirmed"
+		}
+		return engine.Result{Code: code, Message: msg, Permanent: permanentCodes[r.Code]}
 	}
-	msg := "futureshop reported the request failed without a result for this order"
+	msg := "futureshop's answer has no result for this order"
 	if len(u.body.Errors) > 0 {
 		msg += ": " + u.body.Errors[0].Code + " " + u.body.Errors[0].Message
 	}
@@ -400,14 +469,16 @@ func (u *updateResult) result(orderNo string) engine.Result {
 }
 
 // update posts an update body and parses the response. Non-2xx answers
-// with a futureshop error body come back as rejected; anything else the
-// connector cannot read is an error.
-func (c *conn) update(ctx context.Context, path string, body any, orders int) (*updateResult, error) {
+// with a futureshop error body come back as rejected. A 2xx answer must
+// list per-order results: anything else (null, {}, a bare status, an empty
+// list, a body that does not parse) confirms nothing and is an
+// *inDoubtError quoting the start of the body.
+func (c *conn) update(ctx context.Context, path string, body any, orders int, idempotent bool) (*updateResult, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("futureshop: encoding %s request: %w", path, err)
 	}
-	resp, err := c.c.call(ctx, http.MethodPost, c.c.endpoint(path, nil), b, orders)
+	resp, err := c.c.call(ctx, http.MethodPost, c.c.endpoint(path, nil), b, orders, idempotent)
 	if err != nil {
 		return nil, err
 	}
@@ -425,14 +496,28 @@ func (c *conn) update(ctx context.Context, path string, body any, orders int) (*
 			}
 			return &u, nil
 		}
-	} else if perr != nil {
-		return nil, fmt.Errorf("futureshop POST %s: malformed response (the update may or may not have been applied): %w", path, perr)
+	} else if perr != nil || len(u.body.Results) == 0 {
+		why := "no per-order results"
+		if perr != nil {
+			why = "a body that does not parse"
+		}
+		return nil, &inDoubtError{fmt.Errorf("futureshop POST %s: %d with %s, which confirms no order: %s",
+			path, resp.status, why, snippet(resp.body))}
 	}
 	u.byOrder = make(map[string]orderResult, len(u.body.Results))
 	for _, r := range u.body.Results {
 		u.byOrder[r.OrderNo] = r
 	}
 	return &u, nil
+}
+
+// snippet quotes the start of a response body for an error message.
+func snippet(b []byte) string {
+	const n = 200
+	if len(b) > n {
+		return strconv.Quote(string(b[:n])) + "…"
+	}
+	return strconv.Quote(string(b))
 }
 
 var orderPathRE = regexp.MustCompile(`^orderList\[(\d+)\]`)

@@ -100,11 +100,11 @@ var sourceFields = []engine.Field{
 	{Name: "status", Kind: engine.String, Doc: "Order status as futureshop names it."},
 	{Name: "updated_at", Kind: engine.Time, Doc: "When the order last changed."},
 	{Name: "grand_total", Kind: engine.Int, Doc: "Order total in yen."},
-	{Name: "buyer_name", Kind: engine.String, Doc: "Buyer's name, family name first."},
-	{Name: "buyer_email", Kind: engine.String},
-	{Name: "buyer_phone", Kind: engine.String},
-	{Name: "buyer_zip", Kind: engine.String},
-	{Name: "buyer_address", Kind: engine.String, Doc: "Prefecture and address."},
+	{Name: "buyer_name", Kind: engine.String, Personal: true, Doc: "Buyer's name, family name first."},
+	{Name: "buyer_email", Kind: engine.String, Personal: true},
+	{Name: "buyer_phone", Kind: engine.String, Personal: true},
+	{Name: "buyer_zip", Kind: engine.String, Personal: true},
+	{Name: "buyer_address", Kind: engine.String, Personal: true, Doc: "Prefecture and address."},
 	{Name: "shipment_no", Kind: engine.Int},
 	{Name: "delivery_service", Kind: engine.String, Doc: "Delivery service name."},
 	{Name: "invoice_no", Kind: engine.String, Doc: "Tracking number."},
@@ -125,6 +125,9 @@ var sourceFields = []engine.Field{
 func (s *source) Fields() []engine.Field { return slices.Clone(sourceFields) }
 
 func (s *source) Label() string { return "order_no" }
+
+// Shares implements engine.Sharer.
+func (s *source) Shares() []string { return s.cfg.shares() }
 
 // Open starts the search over [local midnight of today−days, now].
 func (s *source) Open(ctx context.Context) (engine.Records, error) {
@@ -149,19 +152,22 @@ func (s *source) Open(ctx context.Context) (engine.Records, error) {
 	if paramPageSize != "" {
 		q.Set(paramPageSize, strconv.Itoa(searchPageSize))
 	}
-	return &records{c: c, loc: s.loc, next: c.endpoint(searchPath, q), oi: -1}, nil
+	return &records{pager: newPager(c, c.endpoint(searchPath, q)), loc: s.loc, oi: -1, emitted: map[string]bool{}}, nil
 }
 
 // records pages through the search lazily, one page in memory.
 type records struct {
-	c    *client
-	loc  *time.Location
-	next *url.URL // next page; nil after the last
+	*pager
+	loc *time.Location
 
 	orders []searchOrder
 	oi     int // current order
 	lines  []lineRef
 	li     int // next line of the current order
+	// emitted holds the orders read so far: the list can shift while it
+	// is paged, and an order listed again on a later page is skipped.
+	emitted map[string]bool
+	again   bool // the current order was listed before
 }
 
 type lineRef struct {
@@ -177,11 +183,15 @@ func (r *records) Next(ctx context.Context, rec engine.Record) (engine.Meta, err
 			if r.next == nil {
 				return engine.Meta{}, io.EOF
 			}
-			if err := r.fetch(ctx); err != nil {
+			orders, err := r.fetch(ctx)
+			if err != nil {
 				return engine.Meta{}, err
 			}
+			r.orders, r.oi = orders, 0
 		}
 		o := &r.orders[r.oi]
+		r.again = r.emitted[o.OrderNo]
+		r.emitted[o.OrderNo] = true
 		r.lines, r.li = nil, 0
 		for si := range o.ShipmentList {
 			sh := &o.ShipmentList[si]
@@ -250,7 +260,11 @@ func (r *records) Next(ctx context.Context, rec engine.Record) (engine.Meta, err
 			rec["option_text"] = strings.Join(texts, ", ")
 		}
 	}
-	return engine.Meta{Pos: pos}, nil
+	meta := engine.Meta{Pos: pos}
+	if r.again {
+		meta.Skip = "listed again on a later page of the order search; read once"
+	}
+	return meta, nil
 }
 
 func (r *records) fillOrder(rec engine.Record, o *searchOrder) error {
@@ -294,12 +308,29 @@ func setString(rec engine.Record, key, v string) {
 	}
 }
 
+// pager reads the order search a page at a time, following nextUrl. A
+// nextUrl that leads back to a page already read is an error, not a loop.
+type pager struct {
+	c    *client
+	next *url.URL // next page; nil after the last
+	read map[string]bool
+}
+
+func newPager(c *client, first *url.URL) *pager {
+	return &pager{c: c, next: first, read: map[string]bool{}}
+}
+
 // fetch reads the next page and resolves its nextUrl.
-func (r *records) fetch(ctx context.Context) error {
-	u := r.next
-	resp, err := r.c.call(ctx, http.MethodGet, u, nil, 0)
+func (p *pager) fetch(ctx context.Context) ([]searchOrder, error) {
+	u := p.next
+	if p.read[u.String()] {
+		return nil, fmt.Errorf("futureshop GET %s: nextUrl leads back to a page already read (%s); stopping rather than reading the search in a loop",
+			u.Path, u.RawQuery)
+	}
+	p.read[u.String()] = true
+	resp, err := p.c.call(ctx, http.MethodGet, u, nil, 0, true)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if resp.status != http.StatusOK {
 		se := &StatusError{Method: http.MethodGet, Path: u.Path, StatusCode: resp.status}
@@ -307,40 +338,59 @@ func (r *records) fetch(ctx context.Context) error {
 		if decodeJSON(resp.body, &ur) == nil && len(ur.Errors) > 0 {
 			se.Code, se.Message = ur.Errors[0].Code, ur.Errors[0].Message
 		}
-		return se
+		return nil, se
 	}
 	var page searchResponse
 	if err := decodeJSON(resp.body, &page); err != nil {
-		return fmt.Errorf("futureshop GET %s: malformed response: %w", u.Path, err)
+		return nil, fmt.Errorf("futureshop GET %s: malformed response: %w", u.Path, err)
 	}
-	r.orders, r.oi = page.OrderList, 0
-	r.next = nil
+	p.next = nil
 	if page.NextURL != "" {
-		next, err := r.resolve(u, page.NextURL)
+		next, err := p.resolve(u, page.NextURL)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		r.next = next
+		p.next = next
 	}
-	return nil
+	return page.OrderList, nil
 }
 
 // resolve resolves nextUrl against the page it came with, and refuses one
 // that leaves the configured host: the token must not go elsewhere.
-func (r *records) resolve(page *url.URL, next string) (*url.URL, error) {
+func (p *pager) resolve(page *url.URL, next string) (*url.URL, error) {
 	ref, err := url.Parse(next)
 	if err != nil {
 		return nil, fmt.Errorf("futureshop GET %s: nextUrl is not a URL", page.Path)
 	}
 	u := page.ResolveReference(ref)
-	if u.Scheme != r.c.base.Scheme || u.Host != r.c.base.Host {
+	if u.Scheme != p.c.base.Scheme || u.Host != p.c.base.Host {
 		return nil, fmt.Errorf("futureshop GET %s: nextUrl points to another host (%s); refusing to send credentials there", page.Path, u.Host)
 	}
 	return u, nil
 }
 
+// searchOrders looks orders up by number with the order search, a batch of
+// numbers per search, and calls fn for each order found.
+func searchOrders(ctx context.Context, c *client, nos []string, fn func(*searchOrder)) error {
+	for len(nos) > 0 {
+		n := min(len(nos), maxOrdersPerUpdate)
+		p := newPager(c, c.endpoint(searchPath, url.Values{"orderNo": {strings.Join(nos[:n], ",")}}))
+		for p.next != nil {
+			orders, err := p.fetch(ctx)
+			if err != nil {
+				return err
+			}
+			for i := range orders {
+				fn(&orders[i])
+			}
+		}
+		nos = nos[n:]
+	}
+	return nil
+}
+
 func (r *records) Close() error {
-	r.c.hc.CloseIdleConnections()
+	r.c.close()
 	return nil
 }
 

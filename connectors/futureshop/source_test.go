@@ -97,7 +97,7 @@ func TestSource(t *testing.T) {
 }
 
 func TestSourceRefusesForeignNextURL(t *testing.T) {
-	r := &records{c: &client{}}
+	r := &pager{c: &client{}}
 	r.c.base, _ = parseAPIDomain("https://shop.example.jp")
 	page, _ := parseAPIDomain("https://shop.example.jp/admin-api/v1/shipping")
 	if _, err := r.resolve(page, "https://evil.example.com/admin-api/v1/shipping?cursor=x"); err == nil {
