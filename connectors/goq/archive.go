@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Retires reports whether the source reads an inbox, whose files Archive
@@ -45,8 +46,11 @@ func (s *Source) Archive(ctx context.Context, file string) error {
 }
 
 // moveNoReplace renames src to dst, or to dst with a numeric suffix when
-// dst exists. It links first and then unlinks, because rename(2) replaces
-// an existing target silently and link(2) does not.
+// dst exists, never replacing a file. On Linux it is one rename(2) that
+// refuses an existing target (RENAME_NOREPLACE), so at every instant the
+// file has exactly one of its two names. Elsewhere it links first and then
+// unlinks, because a plain rename replaces an existing target silently; a
+// crash between the two leaves both names, which linked recognises.
 func moveNoReplace(src, dst string) error {
 	if _, err := os.Lstat(src); err != nil {
 		return err
@@ -58,13 +62,28 @@ func moveNoReplace(src, dst string) error {
 		if n > 1 {
 			target = stem + "-" + strconv.Itoa(n) + ext
 		}
+		switch err := renameNoReplace(src, target); {
+		case err == nil:
+			return syncDirs(filepath.Dir(target), filepath.Dir(src))
+		case errors.Is(err, fs.ErrExist) && sameFile(src, target):
+			// A move by link and unlink (elsewhere, or an older
+			// version) stopped half way: finish it.
+			if err := os.Remove(src); err != nil {
+				return err
+			}
+			return syncDir(filepath.Dir(src))
+		case errors.Is(err, fs.ErrExist):
+			continue
+		case !errors.Is(err, errors.ErrUnsupported):
+			return err
+		}
 		err := os.Link(src, target)
 		switch {
 		case err == nil:
 		case errors.Is(err, fs.ErrExist):
 			if sameFile(src, target) {
 				// A crash after the link and before the unlink
-				// of an earlier Archive: finish that move.
+				// of an earlier move: finish that move.
 				break
 			}
 			continue
@@ -89,6 +108,17 @@ func moveNoReplace(src, dst string) error {
 		return syncDir(filepath.Dir(src))
 	}
 	return fmt.Errorf("%s and 999 numbered variants already exist", dst)
+}
+
+// linked reports whether a file has another name too: a move by link and
+// unlink that stopped half way.
+func linked(path string) bool {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Nlink > 1
 }
 
 func sameFile(a, b string) bool {

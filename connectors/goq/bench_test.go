@@ -204,3 +204,25 @@ func TestWriteExport(t *testing.T) {
 	}
 	writeExport(t, *exportFile, benchRows)
 }
+
+// BenchmarkSurvey is the reader's first pass alone over the 1,000,000-row
+// export: what finding repeated orders, encodings and line ends costs
+// before the first record is read.
+//
+//	go test -run '^$' -bench Survey -benchtime 3x -count 3 ./connectors/goq
+func BenchmarkSurvey(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "export.csv")
+	writeExport(b, path, benchRows)
+	src, diags := newSource(parseBody(b, "b.hcl", []byte(`path = "`+filepath.ToSlash(path)+`"`+"\n")), testSettings())
+	if diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	ctx := context.Background()
+	measure(b, func() int {
+		sv, err := src.survey(ctx, []string{path})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return len(sv.dup)
+	})
+}

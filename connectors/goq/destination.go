@@ -2,10 +2,13 @@ package goq
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -27,6 +30,11 @@ import (
 // to batch; the number only bounds the work lost to a failed write.
 const destBatchSize = 500
 
+// defaultFileMode lets the owner write an import file and its group read
+// it: GoQ's uploader often runs as another user of the same group. Nobody
+// else reads buyers' names and addresses.
+const defaultFileMode = 0o640
+
 // destinationConfig is the destination block's body.
 type destinationConfig struct {
 	Dir      string            `hcl:"dir"`
@@ -36,6 +44,11 @@ type destinationConfig struct {
 	Headers  map[string]string `hcl:"headers,optional"`
 	Types    map[string]string `hcl:"types,optional"`
 	Key      []string          `hcl:"key,optional"`
+	// FormulaGuard, on by default, neutralises text cells a spreadsheet
+	// would run as a formula.
+	FormulaGuard *bool `hcl:"formula_guard,optional"`
+	// FileMode is the import file's permissions, in octal ("0640").
+	FileMode *string `hcl:"file_mode,optional"`
 }
 
 // Destination writes a CSV file for GoQ's order import. It implements
@@ -50,6 +63,11 @@ type Destination struct {
 	key     []string
 	loc     *time.Location
 	now     func() time.Time
+	guard   bool        // formula_guard
+	mode    os.FileMode // file_mode
+	// tag is a short hash of the job's name: a job's temporary files carry
+	// it, so that it resolves and sweeps its own and no other job's.
+	tag string
 }
 
 // NewDestination decodes a goq_csv destination block:
@@ -85,9 +103,27 @@ func newDestination(body, afterExport hcl.Body, s *engine.Settings) (*Destinatio
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	d := &Destination{dir: cfg.Dir, cp932: true, loc: location(s), now: time.Now}
+	d := &Destination{dir: cfg.Dir, cp932: true, loc: location(s), now: time.Now, guard: true, mode: defaultFileMode}
 	if s != nil && s.Now != nil {
 		d.now = s.Now
+	}
+	job := ""
+	if s != nil {
+		job = s.JobName
+	}
+	h := sha256.Sum256([]byte(job))
+	d.tag = hex.EncodeToString(h[:4])
+	if cfg.FormulaGuard != nil {
+		d.guard = *cfg.FormulaGuard
+	}
+	if cfg.FileMode != nil {
+		m, err := strconv.ParseUint(*cfg.FileMode, 8, 32)
+		if err != nil || m > 0o777 || m&0o600 != 0o600 {
+			diags = append(diags, attrDiag(body, "file_mode", "Invalid file_mode",
+				fmt.Sprintf("file_mode is the import file's permissions in octal, such as \"0640\", and the owner must read and write it; not %q.", *cfg.FileMode)))
+		} else {
+			d.mode = os.FileMode(m)
+		}
 	}
 	if cfg.Dir == "" {
 		diags = append(diags, attrDiag(body, "dir", "Empty dir", "dir names the directory the import files are written to."))
@@ -212,16 +248,37 @@ func (d *Destination) BatchSize() int { return destBatchSize }
 // Actions implements engine.Destination: GoQ's import has none.
 func (d *Destination) Actions() []string { return nil }
 
+// Scope implements engine.Scoper: what was written is remembered per
+// import directory.
+func (d *Destination) Scope() string {
+	dir, err := filepath.Abs(d.dir)
+	if err != nil {
+		dir = d.dir
+	}
+	return "goq_csv " + dir
+}
+
+// tmpPrefix and tmpSuffix frame the names of the job's temporary files:
+// dot files, which GoQ and a glob skip.
+func (d *Destination) tmpPrefix() string { return "." + d.prefix + d.tag + "-" }
+
+const tmpSuffix = ".tmp"
+
 // Open implements engine.Destination. It creates a hidden temporary file in
-// dir; Close gives it its final name.
+// dir; Close gives it its final name, which commits every row at once.
 func (d *Destination) Open(ctx context.Context) (engine.Conn, error) {
 	if fi, err := os.Stat(d.dir); err != nil {
 		return nil, fmt.Errorf("goq_csv: output directory: %w", err)
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("goq_csv: output directory %s is not a directory", d.dir)
 	}
-	f, err := os.CreateTemp(d.dir, "."+d.prefix+"*.tmp")
+	f, err := os.CreateTemp(d.dir, d.tmpPrefix()+"*"+tmpSuffix)
 	if err != nil {
+		return nil, fmt.Errorf("goq_csv: %w", err)
+	}
+	if err := f.Chmod(d.mode); err != nil {
+		f.Close()
+		os.Remove(f.Name())
 		return nil, fmt.Errorf("goq_csv: %w", err)
 	}
 	c := &conn{d: d, f: f, row: make([]string, len(d.columns))}
@@ -230,6 +287,41 @@ func (d *Destination) Open(ctx context.Context) (engine.Conn, error) {
 	}
 	c.reset()
 	return c, nil
+}
+
+// Resolve implements engine.Resolver. A token is the name of a temporary
+// file; Close renames it to its final name, which is the commit, so a
+// token whose file is gone was committed, and one whose file is still there
+// was not: that file is removed and its records are sent again. Any other
+// temporary file of the job is left from a run that died before it
+// recorded anything, and is removed too. The engine calls it only while it
+// holds the job's lock.
+func (d *Destination) Resolve(ctx context.Context, tokens []string) (map[string]bool, error) {
+	ents, err := os.ReadDir(d.dir)
+	if err != nil {
+		return nil, fmt.Errorf("goq_csv: output directory: %w", err)
+	}
+	left := map[string]bool{}
+	for _, e := range ents {
+		if n := e.Name(); strings.HasPrefix(n, d.tmpPrefix()) && strings.HasSuffix(n, tmpSuffix) {
+			left[n] = true
+		}
+	}
+	out := make(map[string]bool, len(tokens))
+	for _, t := range tokens {
+		if t != filepath.Base(t) || !strings.HasPrefix(t, d.tmpPrefix()) {
+			return nil, fmt.Errorf("goq_csv: %q is not a temporary file of this job", t)
+		}
+		// Still there and linked to a final name: a move by link and
+		// unlink stopped half way; the commit happened.
+		out[t] = !left[t] || linked(filepath.Join(d.dir, t))
+	}
+	for n := range left {
+		if err := os.Remove(filepath.Join(d.dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("goq_csv: remove an uncommitted import file: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // conn is one run's output file.
@@ -316,6 +408,9 @@ func (c *conn) rollback() error {
 func (c *conn) encodeRow(values map[string]any) error {
 	for i, col := range c.d.columns {
 		s := formatValue(values[col])
+		if c.d.guard && c.d.kinds[i] == engine.String {
+			s = defuse(s)
+		}
 		if c.enc != nil {
 			e, err := c.enc.encode(s)
 			if err != nil {
@@ -344,6 +439,10 @@ func (c *conn) encodeAll(ss []string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// StageToken implements engine.Stager: rows are visible to GoQ only once
+// Close gives the file its final name.
+func (c *conn) StageToken() string { return filepath.Base(c.f.Name()) }
 
 // Apply implements engine.Conn; goq_csv declares no actions.
 func (c *conn) Apply(ctx context.Context, action string, batch []engine.Payload) ([]engine.Result, error) {
@@ -377,14 +476,36 @@ func (c *conn) Close(ctx context.Context) error {
 	if cerr := c.f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return fmt.Errorf("goq_csv: finish %s (left in place): %w", tmp, err)
-	}
 	final := filepath.Join(c.d.dir, c.d.prefix+c.d.now().In(c.d.loc).Format("20060102-150405")+".csv")
+	if err != nil {
+		// The file stays where it is, uncommitted: the next run's Resolve
+		// removes it and sends its records again.
+		return fmt.Errorf("goq_csv: commit import file %s: write %s: %w", final, filepath.Base(tmp), err)
+	}
 	if err := moveNoReplace(tmp, final); err != nil {
-		return fmt.Errorf("goq_csv: commit %s (the rows are in %s): %w", filepath.Base(final), tmp, err)
+		return fmt.Errorf("goq_csv: commit import file %s: %w", final, err)
 	}
 	return nil
+}
+
+// defuse neutralises a text cell that a spreadsheet would read as a formula
+// (=, +, -, @, or a tab or CR first) with a leading apostrophe, the usual
+// guard: anyone opening the import file in Excel would otherwise run
+// =HYPERLINK(…) or +cmd|… from a buyer's name. A plain number such as -5
+// or +81 is left as it is.
+func defuse(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+	default:
+		return s
+	}
+	if _, err := strconv.ParseFloat(s, 64); err == nil && s[0] != '=' && s[0] != '@' {
+		return s
+	}
+	return "'" + s
 }
 
 func formatValue(v any) string {

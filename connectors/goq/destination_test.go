@@ -3,6 +3,7 @@ package goq
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -262,4 +263,87 @@ func hidden(t *testing.T, dir string) []string {
 		}
 	}
 	return v
+}
+
+// TestDestinationStagesUntilClose: rows are staged in a hidden file named
+// by the token; Close commits them at once. Resolve tells a committed
+// token from one whose file a crash left behind, and removes the latter and
+// every other leftover of the job.
+func TestDestinationStagesUntilClose(t *testing.T) {
+	d, dir := newTestDestination(t, importConfig)
+	ctx := context.Background()
+	write := func() (string, engine.Conn) {
+		c, err := d.Open(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(ctx, []engine.Payload{payload(d, map[string]any{"order_no": "A", "line_no": int64(1)})}); err != nil {
+			t.Fatal(err)
+		}
+		return c.(engine.Stager).StageToken(), c
+	}
+	committed, c := write()
+	if err := c.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	crashed, _ := write() // the process dies before Close
+	stray := filepath.Join(dir, d.tmpPrefix()+"left-by-a-crash"+tmpSuffix)
+	os.WriteFile(stray, []byte("half"), 0o600)
+	other := filepath.Join(dir, ".fs-orders-otherjob-1.tmp")
+	os.WriteFile(other, []byte("another job's"), 0o600)
+
+	got, err := d.Resolve(ctx, []string{committed, crashed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got[committed] || got[crashed] {
+		t.Errorf("Resolve = %v; want %s committed and %s not", got, committed, crashed)
+	}
+	if h := hidden(t, dir); len(h) != 1 || h[0] != filepath.Base(other) {
+		t.Errorf("hidden files after Resolve: %v; want only another job's", h)
+	}
+	if _, err := d.Resolve(ctx, []string{"../etc/passwd"}); err == nil {
+		t.Error("Resolve accepted a token outside the job's files")
+	}
+}
+
+// TestDestinationDefusesFormulas: a text cell that starts like a formula
+// gets a leading apostrophe; numbers, numeric columns and the setting off
+// are left alone. The file's mode is the one configured.
+func TestDestinationDefusesFormulas(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  string
+		want string
+		mode os.FileMode
+	}{
+		{"", "'=HYPERLINK(\"http://x\"),'+cmd|' /C calc'!A0,'@SUM(A1),'-x,-5,+81,5", 0o640},
+		{"formula_guard = false\nfile_mode = \"0600\"", "=HYPERLINK(\"http://x\"),+cmd|' /C calc'!A0,@SUM(A1),-x,-5,+81,5", 0o600},
+	} {
+		d, dir := newTestDestination(t, `dir = "DIR"
+encoding = "utf-8"
+columns = ["order_no", "a", "b", "c", "d", "e", "f", "n"]
+types = { n = "int" }
+`+tt.cfg)
+		ctx := context.Background()
+		c, err := d.Open(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := map[string]any{"order_no": "=HYPERLINK(\"http://x\")", "a": "+cmd|' /C calc'!A0", "b": "@SUM(A1)", "c": "-x", "d": "-5", "e": "+81", "n": int64(5)}
+		if res, err := c.Write(ctx, []engine.Payload{payload(d, v)}); err != nil || !res[0].OK {
+			t.Fatal(res, err)
+		}
+		if err := c.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		names := visible(t, dir)
+		raw, _ := os.ReadFile(filepath.Join(dir, names[0]))
+		rows, _ := csv.NewReader(bytes.NewReader(raw)).ReadAll()
+		if got := strings.Join(append(rows[1][:6], rows[1][7]), ","); got != tt.want {
+			t.Errorf("%q: row %s, want %s", tt.cfg, got, tt.want)
+		}
+		if fi, _ := os.Stat(filepath.Join(dir, names[0])); fi.Mode().Perm() != tt.mode {
+			t.Errorf("%q: mode %v, want %v", tt.cfg, fi.Mode().Perm(), tt.mode)
+		}
+	}
 }

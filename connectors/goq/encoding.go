@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/text/encoding/japanese"
 	"golang.org/x/text/transform"
+
+	"github.com/goqsync/runner/engine"
 )
 
 // Encodings a job may declare. "auto" picks UTF-8 when the bytes are valid
@@ -90,8 +92,6 @@ type decoder struct {
 	dst []byte
 }
 
-var errBadUTF8 = errors.New("invalid UTF-8 (declare encoding = \"cp932\" if the file is Shift_JIS)")
-
 func newDecoder(enc fileEnc) *decoder {
 	return &decoder{enc: enc, t: japanese.ShiftJIS.NewDecoder()}
 }
@@ -125,9 +125,13 @@ func (d *decoder) cell(raw string) (string, error) {
 	switch d.enc {
 	case encIsUTF8:
 		if !utf8.ValidString(raw) {
-			return "", errBadUTF8
+			return "", d.misencoded(raw)
 		}
 		return raw, nil
+	case encIsCP932:
+		if looksUTF8String(raw) {
+			return "", fmt.Errorf("the cell is UTF-8 text (%q) in a CP932 file: it was saved in another encoding than the rest of the file; fix the export", engine.Clip(raw))
+		}
 	case encUnknown:
 		// decide was not called for this record; be safe.
 		if utf8.ValidString(raw) {
@@ -153,6 +157,33 @@ func (d *decoder) cell(raw string) (string, error) {
 		return "", fmt.Errorf("invalid CP932 byte sequence near %q (declare encoding = \"utf-8\" if the file is UTF-8)", string(out[:i]))
 	}
 	return string(out), nil
+}
+
+// misencoded describes a cell that is not UTF-8 in a UTF-8 file, showing it
+// as CP932 when it reads as such.
+func (d *decoder) misencoded(raw string) error {
+	cp := &decoder{enc: encIsCP932, t: d.t}
+	if s, err := cp.cell(raw); err == nil {
+		return fmt.Errorf("the cell is not UTF-8 like the rest of the file; it reads as CP932 text (%q): it was saved in another encoding; fix the export, or declare encoding = \"cp932\" if the whole file is Shift_JIS", engine.Clip(s))
+	}
+	return errors.New("the cell is not valid UTF-8 (declare encoding = \"cp932\" if the file is Shift_JIS)")
+}
+
+// looksUTF8String is looksUTF8 for a whole cell.
+func looksUTF8String(s string) bool {
+	wide := false
+	for _, r := range s {
+		if r == utf8.RuneError {
+			return false
+		}
+		if r >= utf8.RuneSelf {
+			if !japaneseRange(r) {
+				return false
+			}
+			wide = wide || utf8.RuneLen(r) >= 3
+		}
+	}
+	return wide
 }
 
 func isASCII(s string) bool {

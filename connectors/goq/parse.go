@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"time"
+
+	"github.com/goqsync/runner/engine"
 )
 
 // GoQ templates write timestamps as "2026-11-21 14:03:11" by default and as
@@ -96,11 +98,21 @@ func isZeroDate(s string) bool {
 	return false
 }
 
+// badValue is a cell that does not parse as its column's kind.
+type badValue struct {
+	text string // the cell, decoded when the reader can
+	want string
+}
+
+func (e *badValue) Error() string {
+	return "cannot read " + strconv.Quote(engine.Clip(e.text)) + " as " + e.want
+}
+
 // parseTime parses a GoQ timestamp (or a bare date, as midnight) in loc.
 func parseTime(s string, loc *time.Location) (time.Time, error) {
 	y, mo, d, h, mi, sec, _, err := parseStamp(s)
 	if err != nil {
-		return time.Time{}, errors.New("cannot read " + strconv.Quote(s) + " as a time (want 2026-11-21 14:03:11, 2026/11/21 14:03 or 2026-11-21)")
+		return time.Time{}, &badValue{s, "a time (want 2026-11-21 14:03:11, 2026/11/21 14:03 or 2026-11-21)"}
 	}
 	return time.Date(y, time.Month(mo), d, h, mi, sec, 0, loc), nil
 }
@@ -111,7 +123,7 @@ func parseTime(s string, loc *time.Location) (time.Time, error) {
 func parseDate(s string, loc *time.Location) (time.Time, error) {
 	y, mo, d, h, mi, sec, _, err := parseStamp(s)
 	if err != nil || h != 0 || mi != 0 || sec != 0 {
-		return time.Time{}, errors.New("cannot read " + strconv.Quote(s) + " as a date (want 2026-11-21 or 2026/11/21)")
+		return time.Time{}, &badValue{s, "a date (want 2026-11-21 or 2026/11/21)"}
 	}
 	return time.Date(y, time.Month(mo), d, 0, 0, 0, 0, loc), nil
 }

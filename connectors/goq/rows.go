@@ -1,7 +1,6 @@
 package goq
 
 import (
-	"bufio"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/goqsync/runner/engine"
 )
@@ -29,8 +29,8 @@ const ctxEvery = 1024
 type Rows struct {
 	src     *Source
 	files   []string
-	winners map[string]winner // order_no → the row that wins it; nil for one file
-	next    int               // index of the next file to open
+	sv      *surveyResult // the first pass: encodings, line ends, the row that wins each repeated order
+	next    int           // index of the next file to open
 	cur     *fileReader
 	fileIdx int // index of cur in files
 	count   int
@@ -77,10 +77,13 @@ func (r *Rows) Next(ctx context.Context, rec engine.Record) (engine.Meta, error)
 			}
 			continue
 		}
-		if err == nil && r.winners != nil {
-			if w, ok := r.winners[r.cur.orderNo]; ok && int(w.file) != r.fileIdx {
-				meta.Skip = fmt.Sprintf("superseded by %s:%d (updated %s)",
-					filepath.Base(r.files[w.file]), w.line, formatUnix(w.updated, r.src.loc))
+		if err == nil && r.sv.dup != nil {
+			if _, repeated := r.sv.dup[orderHash([]byte(r.cur.rawOrder))]; repeated {
+				w, ok := r.sv.winners[r.cur.orderNo]
+				if ok && (int(w.file) != r.fileIdx || int(w.line) != r.cur.lastLine) {
+					meta.Skip = fmt.Sprintf("superseded by %s:%d (updated %s)",
+						filepath.Base(r.files[w.file]), w.line, formatUnix(w.updated, r.src.loc))
+				}
 			}
 		}
 		return meta, err
@@ -99,71 +102,12 @@ func (r *Rows) Close() error {
 }
 
 func (r *Rows) openFile(i int) error {
-	fr, err := r.src.openFile(r.files[i])
+	fr, err := r.src.openFile(r.files[i], r.sv.files[i])
 	if err != nil {
 		return err
 	}
 	r.cur, r.fileIdx, r.next = fr, i, i+1
 	return nil
-}
-
-// findWinners is the first pass over several files: it reads only the
-// order number and update time of each row and keeps, per order, the row
-// with the latest update (a later file wins a tie). Memory is proportional
-// to the number of distinct orders, about 80 bytes each. Rows that fail to
-// parse are left for the second pass to report.
-func (s *Source) findWinners(ctx context.Context, files []string) (map[string]winner, error) {
-	winners := make(map[string]winner)
-	for fi, name := range files {
-		fr, err := s.openFile(name)
-		if err != nil {
-			return nil, err
-		}
-		oi, ui := fr.idx[colOrderNo], fr.idx[colUpdatedAt]
-		for n := 1; ; n++ {
-			if n%ctxEvery == 0 {
-				if err := ctx.Err(); err != nil {
-					fr.close()
-					return nil, err
-				}
-			}
-			cells, err := fr.csv.Read()
-			if err == io.EOF {
-				break
-			}
-			var pe *csv.ParseError
-			if errors.As(err, &pe) || (err == nil && len(cells) != fr.width) {
-				continue
-			}
-			if err != nil {
-				fr.close()
-				return nil, fmt.Errorf("goq_csv: read %s: %w", name, err)
-			}
-			fr.dec.decide(cells)
-			key, err := fr.dec.cell(cells[oi])
-			if err != nil || key == "" {
-				continue
-			}
-			u := int64(math.MinInt64)
-			if ui >= 0 {
-				if t, err := parseTime(cells[ui], s.loc); err == nil {
-					u = t.Unix()
-				}
-			}
-			line, _ := fr.csv.FieldPos(0)
-			w, ok := winners[key]
-			switch {
-			case !ok:
-				winners[strings.Clone(key)] = winner{updated: u, file: int32(fi), line: int32(line)}
-			case u > w.updated || (u == w.updated && int32(fi) != w.file):
-				winners[key] = winner{updated: u, file: int32(fi), line: int32(line)}
-			}
-		}
-		if err := fr.close(); err != nil {
-			return nil, err
-		}
-	}
-	return winners, nil
 }
 
 func formatUnix(u int64, loc *time.Location) string {
@@ -173,50 +117,59 @@ func formatUnix(u int64, loc *time.Location) string {
 	return time.Unix(u, 0).In(loc).Format("2006-01-02 15:04:05")
 }
 
-// fileReader reads one file. CSV is parsed on the raw bytes even for CP932:
-// no byte of a CP932 multi-byte character is a comma, a quote, CR or LF, so
-// the structure is the same, and only the cells the job needs are decoded
-// (most are ASCII and need nothing).
+// fileReader reads one file. CSV is parsed on the raw bytes even for CP932
+// (see scanner), and only the cells the job needs are decoded (most are
+// ASCII and need nothing).
 type fileReader struct {
-	f     *os.File
-	name  string // base name, for positions
-	csv   *csv.Reader
-	dec   *decoder
-	idx   [nCols]int // column of each field; -1 when absent
-	width int        // fields in the header
+	f       *os.File
+	name    string // base name, for positions
+	sc      *scanner
+	raw     record   // the record read last
+	cells   []string // its cells
+	dec     *decoder
+	idx     [nCols]int    // column of each field; -1 when absent
+	headers [nCols]string // the header of each field's column, as the file names it
+	width   int           // fields in the header
 
-	loc     *time.Location
-	pos     []byte // "name:" followed by scratch space for the line number
-	orderNo string // the last record's order_no
-	cache   [nCols]map[string]any
+	crOnly bool // lines end in a lone CR (Excel's "CSV (Macintosh)")
+
+	loc      *time.Location
+	pos      []byte // "name:" followed by scratch space for the line number
+	orderNo  string // the last record's order_no
+	rawOrder string // and its raw cell
+	lastLine int    // and its first line
+	cache    [nCols]map[string]any
 }
 
-func (s *Source) openFile(path string) (*fileReader, error) {
+// openFile opens a file for reading, checks its header and readies the
+// decoder: in the encoding the survey settled (info), or, before the survey,
+// the one the first 64 KiB suggest.
+func (s *Source) openFile(path string, info fileInfo) (*fileReader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("goq_csv: %w", err)
 	}
 	name := filepath.Base(path)
-	br := bufio.NewReaderSize(f, 64<<10)
-	head, err := br.Peek(64 << 10)
-	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
+	head := make([]byte, 64<<10)
+	n, err := f.ReadAt(head, 0)
+	if err != nil && err != io.EOF {
 		f.Close()
 		return nil, fmt.Errorf("goq_csv: read %s: %w", name, err)
 	}
-	enc := sniff(s.encoding, head, err == io.EOF)
-	if enc == encIsUTF8 && len(head) >= 3 && string(head[:3]) == string(utf8BOM) {
-		br.Discard(3)
+	head = head[:n]
+	enc := info.enc
+	if enc == encUnknown {
+		enc = sniff(s.encoding, head, err == io.EOF)
 	}
-	cr := csv.NewReader(br)
-	cr.FieldsPerRecord = -1 // checked per row, so a bad row does not stop the file
-	cr.ReuseRecord = true
+	crOnly := info.crOnly || hasLoneCR(head)
 	fr := &fileReader{
-		f:    f,
-		name: name,
-		csv:  cr,
-		dec:  newDecoder(enc),
-		loc:  s.loc,
-		pos:  append(make([]byte, 0, len(name)+12), name+":"...),
+		f:      f,
+		name:   name,
+		sc:     newScanner(f, crOnly, 0),
+		dec:    newDecoder(enc),
+		crOnly: crOnly,
+		loc:    s.loc,
+		pos:    append(make([]byte, 0, len(name)+12), name+":"...),
 	}
 	if err := fr.readHeader(s); err != nil {
 		f.Close()
@@ -230,8 +183,36 @@ func (s *Source) openFile(path string) (*fileReader, error) {
 	return fr, nil
 }
 
+// read reads the next record and returns its cells (valid until the next
+// read) and first line. A malformed record comes back as its
+// *csv.ParseError.
+func (fr *fileReader) read() ([]string, int, error) {
+	if err := fr.sc.next(&fr.raw); err != nil {
+		var tl *errTooLong
+		if errors.As(err, &tl) {
+			return nil, 0, fmt.Errorf("goq_csv: %s: %w", fr.name, err)
+		}
+		if err == io.EOF {
+			return nil, 0, err
+		}
+		return nil, 0, fmt.Errorf("goq_csv: read %s: %w", fr.name, err)
+	}
+	if fr.raw.err != nil {
+		return nil, fr.raw.line, fr.raw.err
+	}
+	// One string holds the record; the cells are slices of it.
+	str := string(fr.raw.buf)
+	fr.cells = fr.cells[:0]
+	prev := 0
+	for _, end := range fr.raw.ends {
+		fr.cells = append(fr.cells, str[prev:end])
+		prev = end + 1
+	}
+	return fr.cells, fr.raw.line, nil
+}
+
 func (fr *fileReader) readHeader(s *Source) error {
-	cells, err := fr.csv.Read()
+	cells, _, err := fr.read()
 	if err == io.EOF {
 		return fmt.Errorf("goq_csv: %s is empty; a GoQ export starts with a header row", fr.name)
 	}
@@ -240,10 +221,23 @@ func (fr *fileReader) readHeader(s *Source) error {
 	}
 	fr.dec.decide(cells)
 	fr.width = len(cells)
+	// The header is read in its own encoding: before the survey has
+	// counted the file's rows, a few mis-encoded ones in the first 64 KiB
+	// must not make it unreadable.
+	hdec := fr.dec
+	if s.encoding == encAuto && !fr.sc.bom {
+		enc := encIsUTF8
+		for _, c := range cells {
+			if !utf8.ValidString(c) {
+				enc = encIsCP932
+			}
+		}
+		hdec = newDecoder(enc)
+	}
 	header := make([]string, len(cells))
 	at := make(map[string][]int, len(cells))
 	for i, c := range cells {
-		h, err := fr.dec.cell(c)
+		h, err := hdec.cell(c)
 		if err != nil {
 			return fmt.Errorf("goq_csv: %s: header column %d: %w", fr.name, i+1, err)
 		}
@@ -264,6 +258,7 @@ func (fr *fileReader) readHeader(s *Source) error {
 				fr.name, s.headers[i], len(cols), joinInts(cols), columns[i].field)
 		case len(cols) == 1:
 			fr.idx[i] = cols[0]
+			fr.headers[i] = header[cols[0]]
 		case !s.optional[i]:
 			missing = append(missing, fmt.Sprintf("%q (field %s)", s.headers[i], columns[i].field))
 		}
@@ -278,7 +273,7 @@ func (fr *fileReader) readHeader(s *Source) error {
 // next reads the next row into rec.
 func (fr *fileReader) next(rec engine.Record) (engine.Meta, error) {
 	for {
-		cells, err := fr.csv.Read()
+		cells, line, err := fr.read()
 		if err == io.EOF {
 			return engine.Meta{}, io.EOF
 		}
@@ -294,9 +289,9 @@ func (fr *fileReader) next(rec engine.Record) (engine.Meta, error) {
 				}
 				return engine.Meta{Pos: pos}, &engine.RecordError{Pos: pos, Err: e}
 			}
-			return engine.Meta{}, fmt.Errorf("goq_csv: read %s: %w", fr.name, err)
+			return engine.Meta{}, err
 		}
-		line, _ := fr.csv.FieldPos(0)
+		fr.lastLine = line
 		if len(cells) != fr.width {
 			if blank(cells) {
 				continue
@@ -317,7 +312,7 @@ func (fr *fileReader) next(rec engine.Record) (engine.Meta, error) {
 				clear(rec)
 				continue
 			}
-			return meta, &engine.RecordError{Pos: meta.Pos, Err: fmt.Errorf("empty %s (order_no)", columns[colOrderNo].header)}
+			return meta, &engine.RecordError{Pos: meta.Pos, Err: fmt.Errorf("empty %s (order_no)", fr.header(colOrderNo))}
 		}
 		return meta, nil
 	}
@@ -327,7 +322,7 @@ func (fr *fileReader) next(rec engine.Record) (engine.Meta, error) {
 // unset.
 func (fr *fileReader) fill(rec engine.Record, cells []string) error {
 	fr.dec.decide(cells)
-	fr.orderNo = ""
+	fr.orderNo, fr.rawOrder = "", ""
 	var errs []string
 	for i := range columns {
 		c := fr.idx[i]
@@ -345,11 +340,11 @@ func (fr *fileReader) fill(rec engine.Record, cells []string) error {
 		}
 		v, err := fr.value(i, raw)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s (%s): %v", columns[i].header, columns[i].field, err))
+			errs = append(errs, fmt.Sprintf("%s (%s): %v", fr.header(i), columns[i].field, err))
 			continue
 		}
 		if i == colOrderNo {
-			fr.orderNo = v.(string)
+			fr.orderNo, fr.rawOrder = v.(string), raw
 		}
 		if m := fr.cache[i]; m != nil && len(m) < maxInterned {
 			m[strings.Clone(raw)] = v
@@ -366,19 +361,41 @@ func (fr *fileReader) fill(rec engine.Record, cells []string) error {
 
 // value decodes one non-empty cell; nil means unset.
 func (fr *fileReader) value(i int, raw string) (any, error) {
+	var v any
+	var err error
 	switch columns[i].kind {
-	case engine.Time, engine.Date:
+	case engine.Time:
 		if isZeroDate(raw) {
 			return nil, nil
 		}
-	}
-	switch columns[i].kind {
-	case engine.Time:
-		return parseTime(raw, fr.loc)
+		v, err = parseTime(raw, fr.loc)
 	case engine.Date:
-		return parseDate(raw, fr.loc)
+		if isZeroDate(raw) {
+			return nil, nil
+		}
+		v, err = parseDate(raw, fr.loc)
+	default:
+		return fr.dec.cell(raw)
 	}
-	return fr.dec.cell(raw)
+	if err != nil {
+		var bv *badValue
+		if errors.As(err, &bv) && !isASCII(bv.text) {
+			// Show the cell as a person sees it, not as CP932 bytes.
+			if d, derr := fr.dec.cell(bv.text); derr == nil {
+				bv.text = d
+			}
+		}
+		return nil, err
+	}
+	return v, nil
+}
+
+// header is the file's own header of column i, for messages.
+func (fr *fileReader) header(i int) string {
+	if fr.headers[i] != "" {
+		return fr.headers[i]
+	}
+	return columns[i].header
 }
 
 func (fr *fileReader) posOf(line int) string {

@@ -298,16 +298,8 @@ func (s *Source) Open(ctx context.Context) (engine.Records, error) {
 		return nil, fmt.Errorf("goq_csv: %w", err)
 	}
 	r := &Rows{src: s, files: files}
-	if len(files) > 1 {
-		if r.winners, err = s.findWinners(ctx, files); err != nil {
-			return nil, err
-		}
-	} else if len(files) == 1 {
-		// The single file's header is checked here rather than at the
-		// first Next, for the same reason as above.
-		if err := r.openFile(0); err != nil {
-			return nil, err
-		}
+	if r.sv, err = s.survey(ctx, files); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

@@ -1,0 +1,15 @@
+path = "orders.csv"
+columns {
+  goq_no        = "id"
+  order_no      = "order"
+  store         = "shop"
+  ordered_at    = "ordered"
+  status        = "status"
+  updated_at    = "updated"
+  shipped_on    = "shipped"
+  carrier       = "carrier"
+  tracking_no   = "tracking"
+  delivery_date = "delivery"
+  delivery_time = "slot"
+  note          = "note"
+}
