@@ -58,17 +58,44 @@ func (w *DiagWriter) WriteText(out io.Writer, diags hcl.Diagnostics) {
 			continue
 		}
 		num := fmt.Sprintf("%5d", d.Subject.Start.Line)
-		fmt.Fprintf(out, "%s | %s\n", num, strings.TrimRight(line, "\r"))
 		start := d.Subject.Start.Column
 		end := d.Subject.End.Column
+		line = strings.TrimRight(line, "\r")
 		if d.Subject.End.Line != d.Subject.Start.Line {
 			end = utf8.RuneCountInString(line) + 1
 		}
+		line, start, end = window(line, start, end)
+		fmt.Fprintf(out, "%s | %s\n", num, line)
 		if end <= start {
 			end = start + 1
 		}
 		fmt.Fprintf(out, "%s | %s%s\n", strings.Repeat(" ", len(num)), pad(line, start-1), strings.Repeat("^", displayWidth(line, start-1, end-1)))
 	}
+}
+
+// maxQuoted bounds the part of a source line a diagnostic quotes: a line
+// of a million brackets must not become a million-column message.
+const maxQuoted = 160
+
+// window cuts a long source line to maxQuoted characters around the
+// columns start and end (1-based, in characters), and moves them to match.
+func window(line string, start, end int) (string, int, int) {
+	runes := []rune(line)
+	if len(runes) <= maxQuoted {
+		return line, start, end
+	}
+	from := max(0, start-1-maxQuoted/4)
+	to := min(len(runes), from+maxQuoted)
+	end = min(end, to+1)
+	prefix, suffix := "", ""
+	if from > 0 {
+		prefix = "…"
+	}
+	if to < len(runes) {
+		suffix = "…"
+	}
+	shift := from - len([]rune(prefix))
+	return prefix + string(runes[from:to]) + suffix, start - shift, end - shift
 }
 
 // oneLine is the whole message of a diagnostic on one line.

@@ -194,7 +194,7 @@ func canonical(v any, f Field, loc *time.Location) (any, error) {
 			return nil, fmt.Errorf("want a string, got %v (%T)", v, v)
 		}
 		if f.MaxBytes > 0 && len(s) > f.MaxBytes {
-			return nil, fmt.Errorf("%q is %d bytes, over the limit of %d", s, len(s), f.MaxBytes)
+			return nil, fmt.Errorf("%q is %d bytes, over the limit of %d", Clip(s), len(s), f.MaxBytes)
 		}
 		return v, nil
 	case Date:
@@ -261,7 +261,9 @@ func (j *Job) SetNow(now time.Time) {
 func (j *Job) Now() time.Time { return j.clock.now }
 
 // each streams every source record through filters and mappings. It
-// returns the units the source read, when it reads from units.
+// returns the units the source read, when it reads from units. A record key
+// gets one decision per run: a later record with the key of one already
+// sent is skipped, so that an order is never sent twice in a run.
 func (j *Job) each(ctx context.Context, fn func(*Item) error) (units []string, err error) {
 	recs, err := j.Source.Open(ctx)
 	if err != nil {
@@ -272,6 +274,7 @@ func (j *Job) each(ctx context.Context, fn func(*Item) error) (units []string, e
 		units = ul.Files()
 	}
 	e := j.newEvaluator()
+	decided := map[string]string{} // record key → position of the record sent for it
 	var it Item
 	for {
 		if err := e.next(ctx, recs, &it); err != nil {
@@ -279,6 +282,13 @@ func (j *Job) each(ctx context.Context, fn func(*Item) error) (units []string, e
 				return units, nil
 			}
 			return units, fmt.Errorf("source %s: %w", j.SourceType, err)
+		}
+		if it.Status == Send {
+			if first, dup := decided[it.Payload.Key]; dup {
+				it.Status, it.Reason = Skipped, "same record as "+first+", sent once per run"
+			} else {
+				decided[it.Payload.Key] = it.Pos
+			}
 		}
 		if err := fn(&it); err != nil {
 			return units, err

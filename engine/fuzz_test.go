@@ -3,6 +3,7 @@ package engine_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/goqsync/runner/connectors/futureshop"
@@ -23,6 +24,10 @@ func FuzzLoad(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(`job "x" { map { order_no = "let a = 1; a +" } }`))
+	// Nesting deep enough to overflow a parser's stack, were it not refused.
+	f.Add([]byte("variable \"x\" {\n  default = " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "\n}\n"))
+	f.Add([]byte("variable \"x\" {\n  default = \"" + strings.Repeat("${", 5000) + "1" + strings.Repeat("}", 5000) + "\"\n}\n"))
+	f.Add([]byte(`job "x" { filter "f" { when = "` + strings.Repeat("(", 5000) + "true" + strings.Repeat(")", 5000) + `" } }`))
 	reg := engine.NewRegistry()
 	goq.Register(reg)
 	futureshop.Register(reg)

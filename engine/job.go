@@ -70,7 +70,35 @@ type Mapping struct {
 	// copyOf is set when the expression is just a source field's name, the
 	// commonest mapping: the value is read without running the VM.
 	copyOf string
+	// personal is set when the expression reads a personal source field.
+	personal bool
 }
+
+// readsPersonal reports whether a compiled expression reads a source
+// field marked Personal.
+func (j *Job) readsPersonal(prog *vm.Program) bool {
+	personal := map[string]bool{}
+	for _, f := range j.Source.Fields() {
+		if f.Personal {
+			personal[f.Name] = true
+		}
+	}
+	if len(personal) == 0 {
+		return false
+	}
+	found := false
+	node := prog.Node()
+	ast.Walk(&node, visitor(func(n *ast.Node) {
+		if id, ok := (*n).(*ast.IdentifierNode); ok && personal[id.Value] {
+			found = true
+		}
+	}))
+	return found
+}
+
+type visitor func(*ast.Node)
+
+func (v visitor) Visit(n *ast.Node) { v(n) }
 
 var jobSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
@@ -301,7 +329,7 @@ func (j *Job) decodeMap(mapBlk *hcl.Block, eval *hcl.EvalContext, env map[string
 				Subject: a.Expr.Range().Ptr()})
 			continue
 		}
-		m := &Mapping{Field: f, Expr: src, prog: prog}
+		m := &Mapping{Field: f, Expr: src, prog: prog, personal: j.readsPersonal(prog)}
 		if id, ok := prog.Node().(*ast.IdentifierNode); ok && id.Value != "vars" {
 			m.copyOf = id.Value
 		}
@@ -404,6 +432,9 @@ func sample(k Kind) any {
 // compile checks src's names against the source's fields (with a
 // suggestion for a typo) and compiles it once.
 func (j *Job) compile(src string, a *hcl.Attribute, where string, env map[string]any, names []string, extra ...expr.Option) (*vm.Program, hcl.Diagnostics) {
+	if err := exprNesting(src); err != nil {
+		return nil, exprDiag(err, src, a, where, "")
+	}
 	tree, err := parser.Parse(src)
 	if err != nil {
 		return nil, exprDiag(err, src, a, where, "")

@@ -6,21 +6,47 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"sort"
 	"time"
 )
 
-// Ledger remembers, per job, destination and record key, what was last
-// sent and how it went, and keeps the history of runs. With one, a run
-// sends only what changed and retries only what can succeed.
+// Ledger remembers, per job, destination scope and record key, what was
+// last sent and how it went, keeps the history of runs, and holds the locks
+// that keep runs apart. With one, a run sends only what changed and retries
+// only what can succeed, and two runs of one job never overlap.
 type Ledger interface {
+	// Lock takes the named lock for this process, for job, or fails at once.
+	// When another holds it, the error has a Holder() string method that
+	// names the holder.
+	Lock(ctx context.Context, name, job string) (Lock, error)
 	// Lookup returns the entries it has for keys.
-	Lookup(ctx context.Context, job, dest string, keys []string) (map[string]LedgerEntry, error)
-	// Begin records that batch is about to be sent, before it is.
-	Begin(ctx context.Context, run int64, job, dest string, batch []Payload) error
-	// Record stores a batch's results, with the run's progress, at once.
-	Record(ctx context.Context, run int64, job, dest string, batch []Payload, results []Result) error
+	Lookup(ctx context.Context, job, scope string, keys []string) (map[string]LedgerEntry, error)
+	// Begin records that a batch is about to be sent, before it is.
+	Begin(ctx context.Context, run int64, job, scope string, sends []LedgerSend) error
+	// Record stores a batch's results, with the run's progress, at once,
+	// for the entries this run began. With a token, accepted records are
+	// recorded as staged: visible to their consumer only once that commit
+	// happens (see Stager).
+	Record(ctx context.Context, run int64, job, scope string, batch []Payload, results []Result, token string) error
+	// Staged lists the tokens of commits that staged records still wait on.
+	Staged(ctx context.Context, job, scope string) ([]string, error)
+	// Settle ends the staging of a token's records: LedgerOK, LedgerPending
+	// (to be sent again) or LedgerFailed with message.
+	Settle(ctx context.Context, job, scope, token, status, message string) error
+	// Adopt moves job's entries from an older scope to scope, once.
+	Adopt(ctx context.Context, job, from, scope string) error
 	StartRun(ctx context.Context, job, trigger string, at time.Time) (int64, error)
 	FinishRun(ctx context.Context, run int64, at time.Time, s RunSummary, runErr error) error
+}
+
+// Lock is a lock a run holds.
+type Lock interface {
+	// SetRun says which run holds it, for the message others see.
+	SetRun(ctx context.Context, run int64) error
+	// Lost is closed when the lock is no longer held for sure.
+	Lost() <-chan struct{}
+	Unlock() error
 }
 
 // Ledger entry statuses.
@@ -29,7 +55,48 @@ const (
 	LedgerPending = "pending" // sent, or about to be; the outcome is not known
 	LedgerFailed  = "failed"  // retried on the next run
 	LedgerParked  = "parked"  // failed for good; waits for runner retry
+	LedgerStaged  = "staged"  // accepted into a commit that has not happened yet
 )
+
+// LedgerSend is what a ledger keeps of one payload about to be sent: its
+// key, the hash of everything it sends, and its values as JSON, for people
+// reading the ledger, without the values mapped from personal fields,
+// which the ledger never needs.
+type LedgerSend struct {
+	Key     string
+	Hash    string
+	Payload []byte
+}
+
+// ledgerSends prepares a batch's payloads for the ledger.
+func (j *Job) ledgerSends(batch []Payload) ([]LedgerSend, error) {
+	var personal []string
+	for _, m := range j.Mappings {
+		if m.personal {
+			personal = append(personal, m.Field.Name)
+		}
+	}
+	out := make([]LedgerSend, len(batch))
+	for i, p := range batch {
+		payload, hash, err := EncodePayload(p.Values)
+		if err != nil {
+			return nil, err
+		}
+		if len(personal) > 0 {
+			kept := make(map[string]any, len(p.Values))
+			for k, v := range p.Values {
+				if !slices.Contains(personal, k) {
+					kept[k] = v
+				}
+			}
+			if payload, _, err = EncodePayload(kept); err != nil {
+				return nil, err
+			}
+		}
+		out[i] = LedgerSend{Key: p.Key, Hash: hash, Payload: payload}
+	}
+	return out, nil
+}
 
 // LedgerEntry is what a ledger knows of one record key.
 type LedgerEntry struct {
@@ -64,7 +131,10 @@ func PayloadHash(p Payload) string {
 }
 
 // markKnown turns items the ledger already has into Unchanged or Parked.
-func (j *Job) markKnown(ctx context.Context, l Ledger, force bool, items []Item) error {
+// Keys not found in scope are looked up in fallback too, when it differs:
+// the scope a ledger written before scopes existed used (plan reads it; a
+// run adopts it first).
+func (j *Job) markKnown(ctx context.Context, l Ledger, scope, fallback string, force bool, items []Item) error {
 	if l == nil {
 		return nil
 	}
@@ -77,9 +147,24 @@ func (j *Job) markKnown(ctx context.Context, l Ledger, force bool, items []Item)
 	if len(keys) == 0 {
 		return nil
 	}
-	known, err := l.Lookup(ctx, j.Name, j.DestType, keys)
+	known, err := l.Lookup(ctx, j.Name, scope, keys)
 	if err != nil {
 		return err
+	}
+	if fallback != "" && fallback != scope && len(known) < len(keys) {
+		var rest []string
+		for _, k := range keys {
+			if _, ok := known[k]; !ok {
+				rest = append(rest, k)
+			}
+		}
+		old, err := l.Lookup(ctx, j.Name, fallback, rest)
+		if err != nil {
+			return err
+		}
+		for k, e := range old {
+			known[k] = e
+		}
 	}
 	for i := range items {
 		it := &items[i]
@@ -100,4 +185,33 @@ func (j *Job) markKnown(ctx context.Context, l Ledger, force bool, items []Item)
 		}
 	}
 	return nil
+}
+
+// Scope is the ledger scope of the job's records: the destination's own
+// (a shop, a directory) when it has one, else its type. Pointing a job at
+// another shop starts from an empty memory.
+func (j *Job) Scope() string {
+	if s, ok := j.Dest.(Scoper); ok {
+		if sc := s.Scope(); sc != "" {
+			return sc
+		}
+	}
+	return j.DestType
+}
+
+// JobLock is the name of the lock a run of job holds.
+func JobLock(job string) string { return "job:" + job }
+
+// shares lists the budgets the job's connectors share with other jobs, each
+// the name of a lock a run holds, sorted so that runs take them in one
+// order and never deadlock.
+func (j *Job) shares() []string {
+	var out []string
+	for _, c := range []any{j.Source, j.Dest} {
+		if s, ok := c.(Sharer); ok {
+			out = append(out, s.Shares()...)
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
 }

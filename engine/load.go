@@ -135,7 +135,12 @@ func Load(paths []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	var bodies []hcl.Body
 	for _, name := range files {
-		f, d := parser.ParseHCLFile(name)
+		src, d := readBounded(name)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		f, d := parser.ParseHCL(src, name)
 		diags = append(diags, d...)
 		if f != nil {
 			bodies = append(bodies, f.Body)
@@ -310,7 +315,12 @@ func variableValues(parser *hclparse.Parser, vars []*variable, opts LoadOptions)
 		out[name] = cv
 	}
 	for _, path := range opts.VarFiles {
-		f, d := parser.ParseHCLFile(path)
+		src, d := readBounded(path)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		f, d := parser.ParseHCL(src, path)
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue
@@ -332,12 +342,21 @@ func variableValues(parser *hclparse.Parser, vars []*variable, opts LoadOptions)
 			continue
 		}
 		name = strings.TrimSpace(name)
+		if len(raw) > MaxValueBytes {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("-var %s: value too large", name),
+				Detail: fmt.Sprintf("the value is %d bytes; a -var value may hold at most %d (use a -var-file)", len(raw), MaxValueBytes)})
+			continue
+		}
 		v, ok := byName[name]
 		if !ok || v.typ == cty.String {
 			set(name, cty.StringVal(raw), nil, "-var")
 			continue
 		}
 		// Non-string values are HCL expressions, as in Terraform.
+		if d := checkNesting([]byte(raw), "-var "+name, hcl.InitialPos); d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
 		expr, d := hclsyntax.ParseExpression([]byte(raw), "-var "+name, hcl.InitialPos)
 		if d.HasErrors() {
 			diags = append(diags, d...)

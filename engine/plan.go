@@ -45,9 +45,11 @@ func (c *Counts) add(s Status) {
 type PlanOptions struct {
 	JSON bool
 	// Ledger, when set, marks records whose payload the destination
-	// already has as unchanged, and parked ones as parked.
-	Ledger Ledger
-	Force  bool
+	// already has as unchanged, and parked ones as parked. LedgerName says
+	// which ledger it is (a file, a database), for the plan's header.
+	Ledger     Ledger
+	LedgerName string
+	Force      bool
 	// Compare reads the destination's current values (it must implement
 	// Comparer) and marks what each record would change.
 	Compare bool
@@ -64,6 +66,10 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 	bw := bufio.NewWriterSize(w, 64<<10)
 	defer bw.Flush()
 	pw := &planWriter{w: bw, j: j, json: opts.JSON}
+	scope := j.Scope()
+	if opts.Ledger != nil {
+		pw.ledger, pw.scope = opts.LedgerName, scope
+	}
 	var pending []Item
 	var cmp Comparer
 	if opts.Compare {
@@ -74,7 +80,7 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 		cmp = c
 	}
 	flush := func() error {
-		if err := j.markKnown(ctx, opts.Ledger, opts.Force, pending); err != nil {
+		if err := j.markKnown(ctx, opts.Ledger, scope, j.DestType, opts.Force, pending); err != nil {
 			return err
 		}
 		if cmp != nil {
@@ -125,12 +131,17 @@ type planWriter struct {
 	// written, by index in the flushed chunk, with -compare.
 	now   map[*Item]map[string]any
 	begun bool // the header is written with the first record, so a source that fails to open leaves no half plan
-	buf   []byte
-	w     io.Writer
-	j     *Job
-	json  bool
-	first bool
-	err   error
+	// ledger and scope name the memory the plan read, when it read one.
+	ledger, scope string
+	// filters holds each filter's quoted name: the commonest line of a
+	// plan names one, and quoting it once saves a million quotings.
+	filters map[string]string
+	buf     []byte
+	w       io.Writer
+	j       *Job
+	json    bool
+	first   bool
+	err     error
 }
 
 func (p *planWriter) printf(format string, args ...any) {
@@ -146,15 +157,23 @@ func (p *planWriter) begin() {
 	p.begun = true
 	j := p.j
 	if p.json {
-		head, _ := json.Marshal(map[string]any{
+		h := map[string]any{
 			"job": j.Name, "source": j.SourceType, "destination": j.DestType,
 			"now": j.Now().Format(time.RFC3339), "time_zone": j.Location.String(),
-		})
+		}
+		if p.scope != "" {
+			h["ledger"], h["ledger_scope"] = p.ledger, p.scope
+		}
+		head, _ := json.Marshal(h)
 		p.printf("%s,\"items\":[", strings.TrimSuffix(string(head), "}"))
 		p.first = true
 		return
 	}
-	p.printf("Job %q: %s → %s, now %s (%s)\n\n", j.Name, j.SourceType, j.DestType, j.Now().Format(time.RFC3339), j.Location)
+	p.printf("Job %q: %s → %s, now %s (%s)\n", j.Name, j.SourceType, j.DestType, j.Now().Format(time.RFC3339), j.Location)
+	if p.scope != "" {
+		p.printf("Ledger: %s, scope %q\n", p.ledger, p.scope)
+	}
+	p.printf("\n")
 }
 
 // current fetches the destination's values for the chunk's sendable items.
@@ -205,7 +224,7 @@ type jsonItem struct {
 func (p *planWriter) item(it *Item) {
 	p.begin()
 	if p.json {
-		ji := jsonItem{Pos: it.Pos, Label: it.Label, Status: it.Status.String(), Filter: it.Filter, Reason: it.Reason}
+		ji := jsonItem{Pos: it.Pos, Label: it.Label, Status: it.Status.String(), Filter: it.Filter, Reason: Clip(it.Reason)}
 		if it.Status == Send || it.Status == Unchanged {
 			ji.Key, ji.Payload = it.Payload.Key, it.Payload.Values
 			ji.Clears = clears(it.Payload)
@@ -235,6 +254,7 @@ func (p *planWriter) item(it *Item) {
 	if label == "" {
 		label = "?"
 	}
+	label = Clip(label)
 	switch it.Status {
 	case Send:
 		p.printf("+ %s  %s\n", label, it.Pos)
@@ -272,21 +292,33 @@ func (p *planWriter) item(it *Item) {
 		b = append(b, "  "...)
 		b = append(b, it.Pos...)
 		b = append(b, "  excluded by filter "...)
-		b = strconv.AppendQuote(b, it.Filter)
+		b = append(b, p.quoted(it.Filter)...)
 		b = append(b, '\n')
 		p.buf = b
 		if p.err == nil {
 			_, p.err = p.w.Write(b)
 		}
 	case Skipped:
-		p.printf("~ %s  %s  skipped: %s\n", label, it.Pos, it.Reason)
+		p.printf("~ %s  %s  skipped: %s\n", label, it.Pos, Clip(it.Reason))
 	case Unchanged:
 		p.printf("= %s  %s  unchanged since the last export\n", label, it.Pos)
 	case Parked:
 		p.printf("# %s  %s  parked: %s (runner retry %s %s)\n", label, it.Pos, it.Reason, p.j.Name, it.Payload.Key)
 	case Invalid:
-		p.printf("! %s  %s  error: %s\n", label, it.Pos, it.Reason)
+		p.printf("! %s  %s  error: %s\n", label, it.Pos, Clip(it.Reason))
 	}
+}
+
+func (p *planWriter) quoted(filter string) string {
+	q, ok := p.filters[filter]
+	if !ok {
+		if p.filters == nil {
+			p.filters = map[string]string{}
+		}
+		q = strconv.Quote(filter)
+		p.filters[filter] = q
+	}
+	return q
 }
 
 func (p *planWriter) end(c Counts, caveat string, caveated []string) {
@@ -352,7 +384,7 @@ func clears(p Payload) []string {
 func show(v any) string {
 	switch x := v.(type) {
 	case string:
-		return strconv.Quote(x)
+		return strconv.Quote(Clip(x))
 	case time.Time:
 		return x.Format(time.RFC3339)
 	}

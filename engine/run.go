@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -19,10 +20,24 @@ const tracerName = "github.com/goqsync/runner/engine"
 type RunOptions struct {
 	Trigger string // "cli", "schedule" or "manual"; recorded in the ledger
 	Force   bool   // send records even when the ledger says they are unchanged
-	Ledger  Ledger // nil: no memory between runs
+	// Ledger gives the run its memory and its locks; nil: no memory between
+	// runs and no lock, so nothing keeps another run of the job away.
+	Ledger Ledger
+	// LockWait is how long to wait for another run of the job to finish
+	// before giving up with a *LockedError; 0 does not wait, a negative
+	// value waits as long as it takes. A lock on a budget shared with other
+	// jobs (a shop's rate limit) is always waited for.
+	LockWait time.Duration
+	// Timeout, when positive, is the run's deadline: past it the run stops
+	// after the batch in flight, as on Stop, and returns an error.
+	Timeout time.Duration
 	// Stop, when closed, ends the run after the batch in flight.
 	Stop <-chan struct{}
-	// Log receives one line per failed record; nil discards them.
+	// Abandon, when closed while the run still waits for a lock, ends it
+	// before it starts (Interrupted, with no run id).
+	Abandon <-chan struct{}
+	// Log receives one line per failed record and what the run waits for;
+	// nil discards them.
 	Log io.Writer
 }
 
@@ -30,7 +45,7 @@ type RunOptions struct {
 type Failure struct {
 	Key     string `json:"key,omitempty"`
 	Pos     string `json:"pos"`
-	Stage   string `json:"stage"` // "source", "map", "write", or an action's name
+	Stage   string `json:"stage"` // "source", "map", "write", "commit", or an action's name
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message"`
 }
@@ -44,6 +59,7 @@ type RunSummary struct {
 	RunID       int64          `json:"run_id,omitempty"`
 	Trigger     string         `json:"trigger,omitempty"`
 	Now         time.Time      `json:"now"`
+	Scope       string         `json:"ledger_scope,omitempty"` // the ledger scope the run read and wrote
 	Counts      Counts         `json:"counts"`
 	OK          int            `json:"ok"`
 	Failed      int            `json:"failed"`
@@ -56,14 +72,18 @@ type RunSummary struct {
 	Interrupted bool           `json:"interrupted,omitempty"`
 	Archived    []string       `json:"archived,omitempty"` // inputs retired after this run
 	Kept        []string       `json:"kept,omitempty"`     // inputs kept for the next run: something in them is not settled
-	NotSent     int            `json:"not_sent,omitempty"` // read but left by an interruption
-	Duration    time.Duration  `json:"duration_ns"`
+	NotSent     int            `json:"not_sent,omitempty"` // read but left by an interruption or a stop
+	// Pending counts records sent in a batch whose outcome the run could
+	// not learn before it stopped: the ledger keeps them pending, and the
+	// next run sends them again.
+	Pending  int           `json:"pending,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
 }
 
 // Succeeded reports a run in which every record that should have gone out
 // did, and no record was bad.
 func (s RunSummary) Succeeded() bool {
-	return s.Failed == 0 && s.Counts.Errors == 0 && !s.Interrupted
+	return s.Failed == 0 && s.Counts.Errors == 0 && !s.Interrupted && s.Pending == 0
 }
 
 func (s *RunSummary) fail(f Failure, log io.Writer) {
@@ -79,16 +99,36 @@ func (s *RunSummary) fail(f Failure, log io.Writer) {
 		if f.Code != "" {
 			code = " [" + f.Code + "]"
 		}
-		fmt.Fprintf(log, "failed %s  %s  %s%s: %s\n", label, f.Pos, f.Stage, code, f.Message)
+		fmt.Fprintf(log, "failed %s  %s  %s%s: %s\n", label, f.Pos, f.Stage, code, Clip(f.Message))
 	}
+}
+
+// LockedError is returned by Run when another run holds the job's lock
+// (and LockWait passed). The run did not start.
+type LockedError struct {
+	Job    string
+	Holder string        // who holds it, for people
+	Waited time.Duration // how long this run waited
+}
+
+func (e *LockedError) Error() string {
+	s := fmt.Sprintf("job %q is being run by %s", e.Job, e.Holder)
+	if e.Waited > 0 {
+		s += fmt.Sprintf("; gave up after waiting %s", e.Waited)
+	}
+	return s
 }
 
 var errStopped = errors.New("interrupted")
 
-// Run executes the job: it streams records from the source, sends those
-// that pass in batches of the destination's size, and applies post-export
-// actions to the records whose write succeeded. A record's failure is in
-// the summary, not the error; the error is for what stops the run.
+// lockPoll is how often a run waiting for a lock tries again.
+const lockPoll = 500 * time.Millisecond
+
+// Run executes the job: it takes the job's lock (and those of the budgets
+// it shares), streams records from the source, sends those that pass in
+// batches of the destination's size, and applies post-export actions to the
+// records whose write succeeded. A record's failure is in the summary, not
+// the error; the error is for what stops the run.
 func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err error) {
 	start := time.Now()
 	j.SetNow(start)
@@ -113,52 +153,276 @@ func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err err
 		span.End()
 	}()
 
-	if opts.Ledger != nil {
-		sum.RunID, err = opts.Ledger.StartRun(ctx, j.Name, opts.Trigger, start)
+	stop := newStopper(opts.Stop)
+	defer stop.close()
+	scope := j.Scope()
+	if l := opts.Ledger; l != nil {
+		sum.Scope = scope
+		var locks *runLocks
+		locks, err = j.lock(ctx, opts, stop)
+		if errors.Is(err, errStopped) {
+			sum.Interrupted = true
+			return sum, nil
+		}
+		if err != nil {
+			return sum, err
+		}
+		defer locks.release()
+		// The deferred FinishRun below reads err, the result: nothing in
+		// this block may declare an err of its own.
+		stop.on(locks.lost, errors.New("the run lost its lock (the ledger's database went away, or runner unlock released it)"))
+
+		sum.RunID, err = l.StartRun(ctx, j.Name, opts.Trigger, start)
 		if err != nil {
 			return sum, fmt.Errorf("ledger: %w", err)
 		}
 		defer func() {
-			if ferr := opts.Ledger.FinishRun(context.WithoutCancel(ctx), sum.RunID, time.Now(), sum, err); ferr != nil && err == nil {
+			if ferr := l.FinishRun(context.WithoutCancel(ctx), sum.RunID, time.Now(), sum, err); ferr != nil && err == nil {
 				err = fmt.Errorf("ledger: %w", ferr)
 			}
 		}()
+		locks.setRun(ctx, sum.RunID)
+		if scope != j.DestType {
+			if err := l.Adopt(ctx, j.Name, j.DestType, scope); err != nil {
+				return sum, fmt.Errorf("ledger: %w", err)
+			}
+		}
+		if err := j.resolveStaged(ctx, l, scope); err != nil {
+			return sum, err
+		}
+	}
+	if opts.Timeout > 0 {
+		stop.after(opts.Timeout, fmt.Errorf("the run's deadline of %s passed", opts.Timeout))
 	}
 
 	conn, err := j.Dest.Open(ctx)
 	if err != nil {
 		return sum, fmt.Errorf("destination %s: %w", j.DestType, err)
 	}
+	b := &batcher{j: j, conn: conn, opts: opts, sum: &sum, scope: scope, size: max(j.Dest.BatchSize(), 1)}
+	if st, ok := conn.(Stager); ok {
+		b.token = st.StageToken()
+	}
+	b.caveat = j.caveat()
+	sum.Caveat = b.caveat
+	// The connection is closed (and what it staged committed and settled)
+	// on every way out, before any input is archived.
+	closed := false
 	defer func() {
-		if cerr := conn.Close(ctx); cerr != nil && err == nil {
-			err = fmt.Errorf("destination %s: %w", j.DestType, cerr)
+		if !closed {
+			if cerr := b.close(ctx); cerr != nil && err == nil {
+				err = cerr
+			}
 		}
 	}()
 
-	b := &batcher{j: j, conn: conn, opts: opts, sum: &sum, size: max(j.Dest.BatchSize(), 1)}
-	b.caveat = j.caveat()
-	sum.Caveat = b.caveat
 	units, err := j.each(ctx, func(it *Item) error {
-		select {
-		case <-opts.Stop:
+		if stop.stopped() {
 			return errStopped
-		default:
 		}
 		return b.add(ctx, it)
 	})
+	if err == nil {
+		err = b.finish(ctx, stop)
+	}
 	if errors.Is(err, errStopped) {
-		sum.Interrupted = true
 		sum.NotSent = len(b.cand) + len(b.out)
+		if why := stop.reason(); why != nil {
+			return sum, fmt.Errorf("%w; stopped after the batch in flight, %d record(s) read but not sent", why, sum.NotSent)
+		}
+		sum.Interrupted = true
 		return sum, nil
 	}
 	if err != nil {
+		sum.NotSent = len(b.cand) + len(b.out)
 		return sum, err
 	}
-	if err := b.finish(ctx); err != nil {
+	closed = true
+	if err := b.close(ctx); err != nil {
 		return sum, err
 	}
 	return sum, j.archive(ctx, units, b.unsettled, &sum)
 }
+
+// runLocks are the locks a run holds.
+type runLocks struct {
+	held []Lock
+	lost chan struct{}
+}
+
+// lock takes the job's lock, then the lock of each budget the job shares.
+func (j *Job) lock(ctx context.Context, opts RunOptions, stop *stopper) (*runLocks, error) {
+	rl := &runLocks{lost: make(chan struct{})}
+	if opts.Abandon != nil {
+		stop.on(opts.Abandon, nil)
+	}
+	jl, err := acquire(ctx, opts.Ledger, JobLock(j.Name), j.Name, opts.LockWait, stop.done(), opts.Log, fmt.Sprintf("job %q", j.Name))
+	if err != nil {
+		var le *LockedError
+		if errors.As(err, &le) {
+			le.Job = j.Name
+		}
+		return nil, err
+	}
+	rl.held = append(rl.held, jl)
+	for _, name := range j.shares() {
+		l, err := acquire(ctx, opts.Ledger, name, j.Name, -1, stop.done(), opts.Log, name)
+		if err != nil {
+			rl.release()
+			return nil, err
+		}
+		rl.held = append(rl.held, l)
+	}
+	var once sync.Once
+	for _, l := range rl.held {
+		go func(c <-chan struct{}) {
+			select {
+			case <-c:
+				once.Do(func() { close(rl.lost) })
+			case <-stop.quit:
+			}
+		}(l.Lost())
+	}
+	return rl, nil
+}
+
+func (rl *runLocks) setRun(ctx context.Context, run int64) {
+	for _, l := range rl.held {
+		l.SetRun(ctx, run) // only names the holder for others; a failure costs nothing
+	}
+}
+
+func (rl *runLocks) release() {
+	for i := len(rl.held) - 1; i >= 0; i-- {
+		rl.held[i].Unlock()
+	}
+}
+
+// acquire takes the named lock, waiting while another holds it: up to wait
+// (a negative wait has no bound) and until stop closes. what names the lock
+// for people.
+func acquire(ctx context.Context, l Ledger, name, job string, wait time.Duration, stop <-chan struct{}, log io.Writer, what string) (Lock, error) {
+	begun := time.Now()
+	said := false
+	for {
+		lk, err := l.Lock(ctx, name, job)
+		if err == nil {
+			return lk, nil
+		}
+		var h interface{ Holder() string }
+		if !errors.As(err, &h) {
+			return nil, fmt.Errorf("ledger: %w", err)
+		}
+		if wait >= 0 && time.Since(begun) >= wait {
+			return nil, &LockedError{Holder: h.Holder(), Waited: wait}
+		}
+		if !said && log != nil {
+			fmt.Fprintf(log, "runner: waiting for %s, in use by %s\n", what, h.Holder())
+			said = true
+		}
+		select {
+		case <-stop:
+			return nil, errStopped
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(lockPoll):
+		}
+	}
+}
+
+// resolveStaged settles records a crashed run left staged: their commit
+// happened (ok) or not (pending again, to be sent).
+func (j *Job) resolveStaged(ctx context.Context, l Ledger, scope string) error {
+	tokens, err := l.Staged(ctx, j.Name, scope)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	committed := map[string]bool{}
+	if r, ok := j.Dest.(Resolver); ok {
+		if committed, err = r.Resolve(ctx, tokens); err != nil {
+			return fmt.Errorf("destination %s: %w", j.DestType, err)
+		}
+	}
+	for _, t := range tokens {
+		status := LedgerPending
+		if committed[t] {
+			status = LedgerOK
+		}
+		if err := l.Settle(ctx, j.Name, scope, t, status, ""); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+	}
+	return nil
+}
+
+// stopper merges the reasons a run stops after its batch in flight: the
+// caller's Stop (an interruption), a lost lock and the deadline (errors).
+type stopper struct {
+	ch   chan struct{}
+	once sync.Once
+	quit chan struct{}
+	mu   sync.Mutex
+	why  error
+}
+
+func newStopper(stop <-chan struct{}) *stopper {
+	s := &stopper{ch: make(chan struct{}), quit: make(chan struct{})}
+	if stop != nil {
+		s.on(stop, nil)
+	}
+	return s
+}
+
+// on stops the run when c closes, for reason why (nil: an interruption).
+func (s *stopper) on(c <-chan struct{}, why error) {
+	go func() {
+		select {
+		case <-c:
+			s.fire(why)
+		case <-s.quit:
+		}
+	}()
+}
+
+func (s *stopper) after(d time.Duration, why error) {
+	t := time.NewTimer(d)
+	go func() {
+		defer t.Stop()
+		select {
+		case <-t.C:
+			s.fire(why)
+		case <-s.quit:
+		}
+	}()
+}
+
+func (s *stopper) fire(why error) {
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.why = why
+		s.mu.Unlock()
+		close(s.ch)
+	})
+}
+
+func (s *stopper) done() <-chan struct{} { return s.ch }
+
+func (s *stopper) stopped() bool {
+	select {
+	case <-s.ch:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *stopper) reason() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.why
+}
+
+func (s *stopper) close() { close(s.quit) }
 
 // archive retires the units whose every record is settled: sent and
 // accepted, unchanged, excluded or superseded. A unit holding a failed,
@@ -189,6 +453,7 @@ type batcher struct {
 	conn   Conn
 	opts   RunOptions
 	sum    *RunSummary
+	scope  string
 	size   int
 	caveat string
 	cand   []Item
@@ -197,6 +462,10 @@ type batcher struct {
 	// unsettled marks units with a record that is not done: failed,
 	// parked or bad. Those units are not archived.
 	unsettled map[string]bool
+	// token names the commit Close makes when the Conn is a Stager;
+	// staged are the records waiting on it.
+	token  string
+	staged []Item
 }
 
 func (b *batcher) unsettle(unit string) {
@@ -230,7 +499,7 @@ func (b *batcher) add(ctx context.Context, it *Item) error {
 
 // resolve moves candidates to the outgoing queue, sending full batches.
 func (b *batcher) resolve(ctx context.Context, final bool) error {
-	if err := b.j.markKnown(ctx, b.opts.Ledger, b.opts.Force, b.cand); err != nil {
+	if err := b.j.markKnown(ctx, b.opts.Ledger, b.scope, "", b.opts.Force, b.cand); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	for i := range b.cand {
@@ -267,7 +536,13 @@ func (b *batcher) resolve(ctx context.Context, final bool) error {
 	return nil
 }
 
-func (b *batcher) finish(ctx context.Context) error { return b.resolve(ctx, true) }
+// finish sends what is left, unless the run was told to stop.
+func (b *batcher) finish(ctx context.Context, stop *stopper) error {
+	if stop.stopped() {
+		return errStopped
+	}
+	return b.resolve(ctx, true)
+}
 
 // send writes the first n queued records and applies the post-export
 // actions to those that succeeded.
@@ -284,11 +559,29 @@ func (b *batcher) send(ctx context.Context, n int) error {
 		sum.Counts.add(Send)
 	}
 	if l := b.opts.Ledger; l != nil {
-		if err := l.Begin(ctx, sum.RunID, j.Name, j.DestType, batch); err != nil {
+		sends, err := j.ledgerSends(batch)
+		if err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+		if err := l.Begin(ctx, sum.RunID, j.Name, b.scope, sends); err != nil {
 			return fmt.Errorf("ledger: %w", err)
 		}
 	}
+	// stopRun ends the run on an error that is not this batch's alone: what
+	// the batch did is not known, so its records stay pending.
+	stopRun := func(stage string, err error) error {
+		span.SetStatus(codes.Error, err.Error())
+		sum.Pending += n
+		for _, it := range items {
+			b.unsettle(it.Unit)
+		}
+		b.out = b.out[n:]
+		return fmt.Errorf("destination %s: %s: %w", j.DestType, stage, err)
+	}
 	results, err := b.conn.Write(ctx, batch)
+	if StopsRun(err) {
+		return stopRun("write", err)
+	}
 	if err == nil && len(results) != n {
 		err = fmt.Errorf("destination %s returned %d results for %d records", j.DestType, len(results), n)
 	}
@@ -317,6 +610,9 @@ func (b *batcher) send(ctx context.Context, n int) error {
 			break
 		}
 		ares, aerr := b.conn.Apply(ctx, action, sub)
+		if StopsRun(aerr) {
+			return stopRun(action, aerr)
+		}
 		if aerr == nil && len(ares) != len(sub) {
 			aerr = fmt.Errorf("%s returned %d results for %d records", action, len(ares), len(sub))
 		}
@@ -343,7 +639,14 @@ func (b *batcher) send(ctx context.Context, n int) error {
 	for i, r := range results {
 		if r.OK {
 			ok++
+			if b.token != "" {
+				b.staged = append(b.staged, items[i])
+			}
 			continue
+		}
+		if r.Message == "" {
+			r.Message = fmt.Sprintf("destination %s did not accept the record and gave no reason", j.DestType)
+			results[i] = r
 		}
 		failed++
 		b.unsettle(items[i].Unit)
@@ -356,7 +659,7 @@ func (b *batcher) send(ctx context.Context, n int) error {
 	sum.Failed += failed
 	span.SetAttributes(attribute.Int("runner.records.ok", ok), attribute.Int("runner.records.failed", failed))
 	if l := b.opts.Ledger; l != nil {
-		if err := l.Record(ctx, sum.RunID, j.Name, j.DestType, batch, results); err != nil {
+		if err := l.Record(ctx, sum.RunID, j.Name, b.scope, batch, results, b.token); err != nil {
 			return fmt.Errorf("ledger: %w", err)
 		}
 	}
@@ -366,6 +669,50 @@ func (b *batcher) send(ctx context.Context, n int) error {
 	}
 	b.out = append(b.out[:0], b.out[n:]...)
 	return nil
+}
+
+// close closes the connection, which commits what a Stager staged, and
+// settles the staged records in the ledger: ok once committed, failed with
+// the commit's error otherwise.
+func (b *batcher) close(ctx context.Context) error {
+	j, sum := b.j, b.sum
+	cerr := b.conn.Close(ctx)
+	if cerr != nil {
+		cerr = fmt.Errorf("destination %s: %w", j.DestType, cerr)
+	}
+	if b.token == "" || len(b.staged) == 0 {
+		return cerr
+	}
+	status, msg := LedgerOK, ""
+	if cerr != nil {
+		// A commit that failed half way may still have happened: ask.
+		committed := false
+		if r, ok := j.Dest.(Resolver); ok {
+			got, _ := r.Resolve(ctx, []string{b.token})
+			committed = got[b.token]
+		}
+		if committed {
+			if b.opts.Log != nil {
+				fmt.Fprintf(b.opts.Log, "runner: warning: %v; the commit happened nonetheless\n", cerr)
+			}
+			cerr = nil
+		} else {
+			status, msg = LedgerFailed, cerr.Error()
+			sum.OK -= len(b.staged)
+			sum.Failed += len(b.staged)
+			for _, it := range b.staged {
+				b.unsettle(it.Unit)
+				sum.fail(Failure{Key: it.Payload.Key, Pos: it.Pos, Stage: "commit", Message: cerr.Error()}, nil)
+			}
+		}
+	}
+	if l := b.opts.Ledger; l != nil {
+		if err := l.Settle(context.WithoutCancel(ctx), j.Name, b.scope, b.token, status, msg); err != nil && cerr == nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+	}
+	b.staged = nil
+	return cerr
 }
 
 // StartTrace starts the span that parents every job of one command.

@@ -5,17 +5,19 @@
 // It is built on River (github.com/riverqueue/river). Each run is a River
 // job; River's periodic jobs enqueue scheduled occurrences on the elected
 // leader only, and a unique key of job name and occurrence time keeps each
-// occurrence to one run even when leadership moves between processes. A
-// lock held for the length of a run (a PostgreSQL session advisory lock,
-// released by the server if the process dies) keeps runs of one job apart.
-// With SQLite (the default) River keeps its tables in a file beside the
-// ledger's, and one process serves; with PostgreSQL several serve processes
-// share one database, and the one in charge of scheduling changes hands
-// when a process stops.
+// occurrence to one run even when leadership moves between processes. The
+// RunFunc keeps runs of one job apart with the job's lock in the ledger,
+// the same lock runner run takes, so that no two runs overlap in any
+// process. With SQLite (the default) River keeps its tables in a file
+// beside the ledger's, and one process serves; with PostgreSQL several
+// serve processes share one database, and the one in charge of scheduling
+// changes hands when a process stops.
 //
-// A run that finds another of its job in flight waits for it; a scheduled
-// occurrence stops waiting when the next one falls due, since that one
-// covers it. A process that becomes the leader runs the latest occurrence
+// A run that finds another of its job in flight waits for it (the
+// RunRequest's WaitUntil); a scheduled occurrence stops waiting when the
+// next one falls due, since that one covers it. A manual request while a
+// manual run is in flight is refused, unless River only thinks so because
+// the process running it died (Config.Running says nobody runs the job). A process that becomes the leader runs the latest occurrence
 // of the last minute if nobody did (the previous leader died or stopped
 // before enqueuing it); older missed occurrences are not replayed.
 //

@@ -21,8 +21,9 @@ import (
 // TestKilledInstance SIGKILLs the instance that leads and is running an
 // occurrence. The other instance takes over the schedule once the dead
 // leader's lease runs out (River's is 15 s), catches up the latest missed
-// occurrence, and no occurrence runs twice. The killed run stays unfinished
-// in the ledger, and its records stay pending there for the next run.
+// occurrence, and no occurrence runs twice. The killed run is closed as
+// interrupted in the ledger, and its records stay pending there for the
+// next run.
 func TestKilledInstance(t *testing.T) {
 	if dsn := os.Getenv("SCHEDULER_CHILD_DSN"); dsn != "" {
 		killChild(dsn)
@@ -108,14 +109,18 @@ func TestKilledInstance(t *testing.T) {
 			t.Errorf("occurrence %v ran %d times", o, len(who))
 		}
 	}
-	var unfinished int
+	// The killed run was closed as interrupted by the next run of its job.
+	var unfinished, interrupted int
 	for _, r := range history(t, store, "every-2s") {
 		if r.EndedAt.IsZero() {
 			unfinished++
 		}
+		if r.Error == ledger.Interrupted {
+			interrupted++
+		}
 	}
-	if unfinished != 1 {
-		t.Errorf("%d unfinished runs in the ledger, want 1 (the killed one)", unfinished)
+	if unfinished != 0 || interrupted != 1 {
+		t.Errorf("%d unfinished and %d interrupted runs in the ledger, want 0 and 1 (the killed one)", unfinished, interrupted)
 	}
 	e, err := store.Lookup(context.Background(), "every-2s", "dest", []string{"K/1"})
 	if err != nil || e["K/1"].Status != ledger.StatusPending {
@@ -146,8 +151,14 @@ func killChild(dsn string) {
 		panic(err)
 	}
 	var mu sync.Mutex
-	run := func(ctx context.Context, job, trigger string) (int64, error) {
-		id, err := store.StartRun(ctx, job, trigger, time.Now())
+	run := func(ctx context.Context, req scheduler.RunRequest) (int64, error) {
+		lock, err := waitLock(ctx, store, req)
+		if err != nil {
+			return 0, err
+		}
+		defer lock.Unlock()
+		job := req.Job
+		id, err := store.StartRun(ctx, job, req.Trigger, time.Now())
 		if err != nil {
 			return 0, err
 		}

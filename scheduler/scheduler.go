@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -40,11 +39,43 @@ type Job struct {
 	Spec     string   // the schedule as written ("every 10m"), shown by GET /jobs
 }
 
-// RunFunc runs a job once and returns the ledger's id of the run. It should
-// record its own failures in the ledger; the error it returns is logged and
-// kept by River, and the run is not retried. When ctx is cancelled (a hard
-// stop), it should finish the batch in flight and return.
-type RunFunc func(ctx context.Context, job, trigger string) (runID int64, err error)
+// RunRequest is one run the scheduler asks for.
+type RunRequest struct {
+	Job     string
+	Trigger string // TriggerSchedule or TriggerManual
+	// Occurrence is the scheduled time of a scheduled run; zero for a manual
+	// one.
+	Occurrence time.Time
+	// WaitUntil bounds how long the run may wait for a run of the job in
+	// flight (here or in another process) to end: a scheduled run waits
+	// until its next occurrence, which covers it; zero means no bound.
+	WaitUntil time.Time
+	// Abandon is closed when the scheduler stops: a run still waiting for
+	// its turn should give up without starting (ErrNotStarted).
+	Abandon <-chan struct{}
+}
+
+// RunFunc runs a job once and returns the ledger's id of the run. It takes
+// the job's lock itself (two runs of one job never overlap, in any process)
+// and returns ErrBusy when WaitUntil passed first, or ErrNotStarted when
+// Abandon closed while it waited. It should record its own failures in the
+// ledger; any other error is logged and kept by River, and the run is not
+// retried. When ctx is cancelled (a hard stop), it should finish the batch
+// in flight and return.
+type RunFunc func(ctx context.Context, r RunRequest) (runID int64, err error)
+
+var (
+	// ErrBusy is returned by a RunFunc that gave up waiting for the run of
+	// the job in flight.
+	ErrBusy = errors.New("another run of the job is in flight")
+	// ErrNotStarted is returned by a RunFunc that was abandoned while it
+	// waited for its turn.
+	ErrNotStarted = errors.New("not started")
+)
+
+// Running tells whether a run of job is in flight anywhere, and which
+// process runs it.
+type Running func(ctx context.Context, job string) (holder string, running bool, err error)
 
 // History is the part of the ledger the HTTP API reads.
 type History interface {
@@ -63,6 +94,9 @@ type Config struct {
 	Run      RunFunc
 	Ledger   History // may be nil: no history in the API
 	Jobs     []Job
+	// Running, when set, lets a manual request tell a run in flight from a
+	// run River still lists as running because its process died.
+	Running Running
 
 	// Listen is the address the HTTP API will listen on. Off loopback, Token
 	// must be set.
@@ -106,6 +140,10 @@ type runArgs struct {
 	Job     string    `json:"job" river:"unique"`
 	Slot    time.Time `json:"slot" river:"unique"`
 	Trigger string    `json:"trigger" river:"unique"`
+	// Epoch sets a manual run apart from a River job left "running" by a
+	// process that died (its id), which would otherwise hold the unique key
+	// until River's rescuer gives up on it.
+	Epoch int64 `json:"epoch,omitempty" river:"unique"`
 }
 
 func (runArgs) Kind() string { return "runner_run" }
@@ -138,15 +176,11 @@ type Scheduler struct {
 	client riverClient
 	ping   func(context.Context) error
 	close  func()
-	// lockJob takes the cross-process lock that keeps two runs of one job
-	// apart; ok is false when another holds it.
-	lockJob func(ctx context.Context, job string) (unlock func(), ok bool, err error)
 
 	mu   sync.RWMutex
 	jobs map[string]Job
 
-	local   sync.Mutex
-	running map[string]bool // jobs running in this process
+	stopping chan struct{} // closed when Stop begins
 
 	started atomic.Bool
 	ready   atomic.Bool
@@ -166,7 +200,7 @@ func New(ctx context.Context, cfg Config) (*Scheduler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new scheduler: %w", err)
 	}
-	s := &Scheduler{cfg: cfg, log: cfg.Logger, jobs: jobs, running: map[string]bool{}}
+	s := &Scheduler{cfg: cfg, log: cfg.Logger, jobs: jobs, stopping: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -215,9 +249,9 @@ func (s *Scheduler) openPostgres(ctx context.Context, rcfg *river.Config) error 
 	if sp := pcfg.ConnConfig.RuntimeParams["search_path"]; identRE.MatchString(sp) {
 		rcfg.Schema = sp
 	}
-	// Each run holds a connection for its job lock, beside River's own
-	// (listener, producer, completer, elector). pgxpool's default of four
-	// on a small machine would make runs and River queue for connections.
+	// River's services (listener, producer, completer, elector) and the
+	// workers share the pool; pgxpool's default of four on a small machine
+	// would make them queue for connections.
 	if !strings.Contains(s.cfg.Database, "pool_max_conns") {
 		pcfg.MaxConns = max(pcfg.MaxConns, 2*maxWorkers)
 	}
@@ -247,32 +281,6 @@ func (s *Scheduler) openPostgres(ctx context.Context, rcfg *river.Config) error 
 		return err
 	}
 	s.client, s.ping, s.close = client, pool.Ping, pool.Close
-	lockPrefix := "runner job " + rcfg.Schema + "."
-	s.lockJob = func(ctx context.Context, job string) (func(), bool, error) {
-		// A session advisory lock on a connection held for the whole run:
-		// if the process dies, the connection closes and the lock with it.
-		conn, err := pool.Acquire(ctx)
-		if err != nil {
-			return nil, false, err
-		}
-		key := lockKey(lockPrefix + job)
-		var ok bool
-		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
-			conn.Release()
-			return nil, false, err
-		}
-		if !ok {
-			conn.Release()
-			return nil, false, nil
-		}
-		return func() {
-			if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key); err != nil {
-				// Do not return a connection that may still hold the lock.
-				conn.Conn().Close(context.Background())
-			}
-			conn.Release()
-		}, true, nil
-	}
 	return nil
 }
 
@@ -299,9 +307,6 @@ func (s *Scheduler) openSQLite(ctx context.Context, rcfg *river.Config) error {
 		return err
 	}
 	s.client, s.ping, s.close = client, db.PingContext, func() { db.Close() }
-	// One process owns a SQLite file (several serve processes need
-	// PostgreSQL), so the in-process lock in work is the whole story.
-	s.lockJob = func(context.Context, string) (func(), bool, error) { return func() {}, true, nil }
 	return nil
 }
 
@@ -321,12 +326,6 @@ func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], schem
 		return fmt.Errorf("river migrations: %w", err)
 	}
 	return nil
-}
-
-func lockKey(s string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(s))
-	return int64(h.Sum64())
 }
 
 // Start starts running jobs. ctx carries values only: cancelling it does
@@ -352,6 +351,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	if s.stopped.Swap(true) {
 		return nil
 	}
+	close(s.stopping)
 	defer s.close()
 	if !s.started.Load() {
 		return nil
@@ -492,8 +492,14 @@ func (w *worker) Work(ctx context.Context, j *river.Job[runArgs]) error {
 	return w.s.work(ctx, j.ID, j.Args)
 }
 
-// work runs one occurrence of a job, after any run of the same job in
-// flight here or in another process.
+// work runs one occurrence of a job. The run waits for any run of the same
+// job in flight, here or in another process (the RunFunc's lock): waiting
+// rather than skipping keeps every occurrence when a run (a catch-up after
+// a leader change, a manual run) overlaps the next one. A scheduled
+// occurrence gives up once the next occurrence is due, which covers it and
+// bounds the backlog when runs outlast the interval. While the scheduler
+// stops, a waiting run goes back to River, for another process or the next
+// start, instead of starting now.
 func (s *Scheduler) work(ctx context.Context, riverID int64, a runArgs) error {
 	log := s.log.With("job", a.Job, "trigger", a.Trigger, "river_job_id", riverID)
 	if !a.Slot.IsZero() {
@@ -504,20 +510,21 @@ func (s *Scheduler) work(ctx context.Context, riverID int64, a runArgs) error {
 		log.Warn("job no longer configured; dropping its run")
 		return nil
 	}
-	unlock, err := s.acquire(ctx, j, a, log)
-	if errors.Is(err, errSuperseded) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer unlock()
-
-	if !a.Slot.IsZero() {
+	req := RunRequest{Job: a.Job, Trigger: a.Trigger, Occurrence: a.Slot, Abandon: s.stopping}
+	if !a.Slot.IsZero() && j.Schedule != nil {
+		req.WaitUntil = align(j.Schedule).Next(a.Slot)
 		ctx = context.WithValue(ctx, occurrenceKey{}, a.Slot)
 	}
 	start := time.Now()
-	runID, err := s.cfg.Run(ctx, a.Job, a.Trigger)
+	runID, err := s.cfg.Run(ctx, req)
+	switch {
+	case errors.Is(err, ErrBusy):
+		log.Warn("skipping occurrence: the run in flight lasted until the next one, which covers it", "error", err)
+		return nil
+	case errors.Is(err, ErrNotStarted):
+		log.Info("stopping; handing the waiting run back")
+		return river.JobSnooze(0)
+	}
 	log = log.With("run_id", runID, "took", time.Since(start).Round(time.Millisecond))
 	if err != nil {
 		log.Error("run failed", "error", err)
@@ -525,73 +532,6 @@ func (s *Scheduler) work(ctx context.Context, riverID int64, a runArgs) error {
 	}
 	log.Info("run finished")
 	return nil
-}
-
-var errSuperseded = errors.New("superseded by the next occurrence")
-
-// lockPoll is how often a run waiting for another of its job tries again.
-const lockPoll = 250 * time.Millisecond
-
-// acquire waits until no other run of the job is in flight, here or in
-// another process, and returns the function that ends this run's turn.
-// Waiting rather than skipping keeps every occurrence when a run (a catch-up
-// after a leader change, a manual run) overlaps the next one. A scheduled
-// occurrence gives up (errSuperseded) once the next occurrence is due, which
-// covers it and bounds the backlog when runs outlast the interval. While
-// the scheduler stops, a waiting run goes back to River, for another
-// process or the next start, instead of starting now.
-func (s *Scheduler) acquire(ctx context.Context, j Job, a runArgs, log *slog.Logger) (func(), error) {
-	var next time.Time
-	if !a.Slot.IsZero() && j.Schedule != nil {
-		next = align(j.Schedule).Next(a.Slot)
-	}
-	for waited := false; ; waited = true {
-		unlock, ok, err := s.tryLock(ctx, a.Job)
-		if err != nil {
-			return nil, fmt.Errorf("lock job %s: %w", a.Job, err)
-		}
-		if ok {
-			return unlock, nil
-		}
-		if !waited {
-			log.Info("waiting for the run in flight")
-		}
-		if s.stopped.Load() {
-			log.Info("stopping; handing the waiting run back")
-			return nil, river.JobSnooze(0)
-		}
-		if !next.IsZero() && !time.Now().Before(next) {
-			log.Warn("skipping occurrence: the run in flight lasted until the next one, which covers it")
-			return nil, errSuperseded
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(lockPoll):
-		}
-	}
-}
-
-// tryLock takes the job's turn in this process, then across processes.
-func (s *Scheduler) tryLock(ctx context.Context, job string) (func(), bool, error) {
-	s.local.Lock()
-	if s.running[job] {
-		s.local.Unlock()
-		return nil, false, nil
-	}
-	s.running[job] = true
-	s.local.Unlock()
-	release := func() {
-		s.local.Lock()
-		delete(s.running, job)
-		s.local.Unlock()
-	}
-	unlock, ok, err := s.lockJob(ctx, job)
-	if err != nil || !ok {
-		release()
-		return nil, false, err
-	}
-	return func() { unlock(); release() }, true, nil
 }
 
 // minLevel keeps River's routine Info logs (job counts every few seconds)
@@ -633,21 +573,38 @@ type Enqueued struct {
 
 // RunNow queues a manual run of job (the 発送情報の更新 button). It returns
 // ErrUnknownJob for a job it does not have, and ErrRunning, with the
-// running job's id, when a manual run of the job is already running.
+// running job's id, when a manual run of the job is already running. A
+// River job left "running" by a process that died does not count: with
+// Config.Running set, RunNow sees that nobody runs the job and queues a
+// new run at once.
 func (s *Scheduler) RunNow(ctx context.Context, job string) (Enqueued, error) {
 	if _, ok := s.job(job); !ok {
 		return Enqueued{}, fmt.Errorf("run %s: %w", job, ErrUnknownJob)
 	}
-	res, err := s.client.Insert(ctx, runArgs{Job: job, Trigger: TriggerManual},
-		&river.InsertOpts{Queue: queue, MaxAttempts: 1, UniqueOpts: manualUnique})
-	if err != nil {
-		return Enqueued{}, fmt.Errorf("run %s: %w", job, err)
-	}
-	e := Enqueued{Job: job, RiverJobID: res.Job.ID, Duplicate: res.UniqueSkippedAsDuplicate}
-	if e.Duplicate && res.Job.State == rivertype.JobStateRunning {
+	args := runArgs{Job: job, Trigger: TriggerManual}
+	for {
+		res, err := s.client.Insert(ctx, args, &river.InsertOpts{Queue: queue, MaxAttempts: 1, UniqueOpts: manualUnique})
+		if err != nil {
+			return Enqueued{}, fmt.Errorf("run %s: %w", job, err)
+		}
+		e := Enqueued{Job: job, RiverJobID: res.Job.ID, Duplicate: res.UniqueSkippedAsDuplicate}
+		if !e.Duplicate || res.Job.State != rivertype.JobStateRunning {
+			return e, nil
+		}
+		if s.cfg.Running != nil && args.Epoch == 0 {
+			_, running, err := s.cfg.Running(ctx, job)
+			if err != nil {
+				return Enqueued{}, fmt.Errorf("run %s: %w", job, err)
+			}
+			if !running {
+				s.log.Warn("a manual run River lists as running has no process; queueing a new one",
+					"job", job, "stale_river_job_id", res.Job.ID)
+				args.Epoch = res.Job.ID
+				continue
+			}
+		}
 		return e, fmt.Errorf("run %s: %w", job, ErrRunning)
 	}
-	return e, nil
 }
 
 // Loopback reports whether a listen address accepts only local

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -65,12 +66,21 @@ type recorder struct {
 	onStart  func(job, instance string)
 }
 
-func (r *recorder) run(ctx context.Context, job, trigger string) (int64, error) {
-	id, err := r.store.StartRun(ctx, job, trigger, time.Now())
+func (r *recorder) run(ctx context.Context, req scheduler.RunRequest) (int64, error) {
+	lock, err := waitLock(ctx, r.store, req)
+	if err != nil {
+		return 0, err
+	}
+	defer lock.Unlock()
+	job := req.Job
+	id, err := r.store.StartRun(ctx, job, req.Trigger, time.Now())
 	if err != nil {
 		return 0, err
 	}
 	slot, scheduled := scheduler.Occurrence(ctx)
+	if scheduled != !req.Occurrence.IsZero() || !slot.Equal(req.Occurrence) {
+		return id, fmt.Errorf("occurrence %v in the context, %v in the request", slot, req.Occurrence)
+	}
 	if scheduled {
 		r.mu.Lock()
 		r.started[occ{job, slot}] = append(r.started[occ{job, slot}], r.instance)
@@ -94,6 +104,29 @@ func (r *recorder) run(ctx context.Context, job, trigger string) (int64, error) 
 		errText = "cancelled"
 	}
 	return id, r.store.FinishRun(context.WithoutCancel(ctx), id, time.Now(), ledger.Counts{}, errText)
+}
+
+// waitLock takes the job's lock in the ledger as the engine does: it waits
+// while another run holds it, until req.WaitUntil (ErrBusy), and gives up
+// when req.Abandon closes (ErrNotStarted).
+func waitLock(ctx context.Context, store *ledger.Store, req scheduler.RunRequest) (*ledger.Lock, error) {
+	for {
+		l, err := store.TryLock(ctx, "job:"+req.Job, ledger.Owner{Job: req.Job, Command: "test"})
+		var le *ledger.LockedError
+		if !errors.As(err, &le) {
+			return l, err
+		}
+		if !req.WaitUntil.IsZero() && !time.Now().Before(req.WaitUntil) {
+			return nil, fmt.Errorf("%w: %v", scheduler.ErrBusy, err)
+		}
+		select {
+		case <-req.Abandon:
+			return nil, scheduler.ErrNotStarted
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func newRecorder(store *ledger.Store, instance string, took time.Duration) *recorder {
@@ -322,7 +355,7 @@ func TestManualRun(t *testing.T) {
 func TestNewNeedsTokenOffLoopback(t *testing.T) {
 	_, err := scheduler.New(context.Background(), scheduler.Config{
 		Database: ledgertest.SQLite(t), Listen: ":8080",
-		Run: func(context.Context, string, string) (int64, error) { return 0, nil },
+		Run: func(context.Context, scheduler.RunRequest) (int64, error) { return 0, nil },
 	})
 	if err == nil || !strings.Contains(err.Error(), "RUNNER_API_TOKEN") {
 		t.Errorf("New off loopback without a token: %v", err)
@@ -440,7 +473,7 @@ func TestTwoInstances(t *testing.T) {
 func TestStopWithoutStart(t *testing.T) {
 	s, err := scheduler.New(context.Background(), scheduler.Config{
 		Database: ledgertest.SQLite(t), Logger: testLogger(t),
-		Run: func(context.Context, string, string) (int64, error) { return 0, nil },
+		Run: func(context.Context, scheduler.RunRequest) (int64, error) { return 0, nil },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -54,9 +56,9 @@ func (c *cli) flagSet(name, args string, jf *jobFlags, withJob bool) *flag.FlagS
 func (c *cli) load(paths []string, jf *jobFlags, quiet bool) (*engine.Config, hcl.Diagnostics, bool) {
 	opts := engine.LoadOptions{Registry: registry(), Vars: jf.vars, VarFiles: jf.varFiles, LookupEnv: c.lookupEnv}
 	if jf.now != "" {
-		now, err := time.Parse(time.RFC3339, jf.now)
+		now, err := parseNow(jf.now)
 		if err != nil {
-			fmt.Fprintf(c.stderr, "runner: -now %q: want RFC 3339, such as 2026-11-28T10:00:00+09:00\n", jf.now)
+			fmt.Fprintf(c.stderr, "runner: -now %q: %v\n", jf.now, err)
 			return nil, nil, false
 		}
 		opts.Now = now
@@ -234,17 +236,51 @@ func fmtFiles(paths []string) ([]string, error) {
 	return out, nil
 }
 
+// parseNow reads -now. A time the runner cannot honour is refused rather
+// than ignored: the zero time means "not pinned" inside, and dates outside
+// 1970–9999 are not a moment any export or shop has.
+func parseNow(s string) (time.Time, error) {
+	now, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, errors.New("want RFC 3339, such as 2026-11-28T10:00:00+09:00")
+	}
+	if y := now.UTC().Year(); y < 1970 || y > 9999 {
+		return time.Time{}, errors.New("want a time between 1970 and 9999")
+	}
+	return now, nil
+}
+
 // writeFileAtomic replaces name without a moment where it is half written.
+// The new content goes to a temporary file that this process creates
+// (O_EXCL, in the same directory, so a planted file or symlink is never
+// followed), made durable and then renamed over name.
 func writeFileAtomic(name string, data []byte) error {
 	fi, err := os.Stat(name)
 	if err != nil {
 		return err
 	}
-	tmp := name + ".fmt-tmp"
-	if err := os.WriteFile(tmp, data, fi.Mode().Perm()); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".fmt-*")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, name)
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(fi.Mode().Perm())
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, name)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // runnableJobs parses a command's flags, loads the files its arguments
@@ -327,15 +363,15 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 		}
 		if st != nil {
 			defer st.Close()
-			opts.Ledger = engineLedger{st}
+			opts.Ledger, opts.LedgerName = engineLedger{s: st}, st.Where()
 		}
 	}
 	code := exitOK
 	for _, j := range jobs {
 		j.SetNow(time.Now())
 		if _, err := j.Plan(ctx, c.stdout, opts); err != nil {
-			fmt.Fprintf(c.stderr, "runner plan: job %q: %v\n", j.Name, err)
-			code = exitFailed
+			fmt.Fprintf(c.stderr, "runner plan: job %q: %v\n", j.Name, engine.Clip(err.Error()))
+			code = exitStopped
 		}
 	}
 	return code
@@ -345,7 +381,9 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	var jf jobFlags
 	fs := c.flagSet("run", "PATH...", &jf, true)
 	force := fs.Bool("force", false, "send records even when the last export already sent the same values")
-	noLedger := fs.Bool("no-ledger", false, "keep no record of this run: send everything that qualifies, remember nothing")
+	noLedger := fs.Bool("no-ledger", false, "keep no record of this run and take no lock: send everything that qualifies, remember nothing")
+	lockWait := fs.Duration("lock-timeout", 0, "how long to wait for another run of the job to finish (0: do not wait)")
+	timeout := fs.Duration("timeout", 0, "the run's deadline: past it, stop after the batch in flight (0: none)")
 	needDest := true
 	_, jobs, ok := c.runnableJobs(fs, args, &jf, &needDest)
 	if !ok {
@@ -358,32 +396,41 @@ func (c *cli) run(ctx context.Context, args []string) int {
 			return exitConfig
 		}
 		defer st.Close()
-		led = engineLedger{st}
+		led = engineLedger{s: st, command: "run"}
 	}
-	stop := c.interrupt
+	stop, stopCode := c.interrupt, func() int { return exitInterrupted }
 	if stop == nil {
-		stop = interruptChannel(c.stderr)
+		stop, stopCode = interruptChannel(c.stderr)
 	}
 	ctx, span := engine.StartTrace(ctx, "run")
 	defer span.End()
 	code := exitOK
 	var sums []engine.RunSummary
 	for _, j := range jobs {
-		sum, err := j.Run(ctx, engine.RunOptions{Trigger: "cli", Force: *force, Ledger: led, Stop: stop, Log: c.stderr})
+		sum, err := j.Run(ctx, engine.RunOptions{Trigger: "cli", Force: *force, Ledger: led, Stop: stop, Log: c.stderr,
+			LockWait: *lockWait, Timeout: *timeout})
 		sums = append(sums, sum)
 		if !jf.json {
 			printSummary(c.stdout, sum)
 		}
+		var locked *engine.LockedError
 		switch {
+		case errors.As(err, &locked):
+			fmt.Fprintf(c.stderr, "runner run: %v\n", err)
+			fmt.Fprintf(c.stderr, "  Wait for it with -lock-timeout DURATION. If that process is gone for good, release its lock with: runner unlock %s\n", j.Name)
+			code = max(code, exitLocked)
 		case err != nil:
-			fmt.Fprintf(c.stderr, "runner run: job %q: %v\n", j.Name, err)
-			code = exitFailed
+			fmt.Fprintf(c.stderr, "runner run: job %q stopped: %v\n", j.Name, engine.Clip(err.Error()))
+			if sum.Pending > 0 || sum.NotSent > 0 {
+				fmt.Fprintf(c.stderr, "  %d record(s) sent without an answer and %d not sent stay pending; the next run sends them.\n", sum.Pending, sum.NotSent)
+			}
+			code = max(code, exitStopped)
 		case sum.Interrupted:
-			code = exitInterrupted
+			code = stopCode()
 		case !sum.Succeeded() && code == exitOK:
 			code = exitFailed
 		}
-		if code == exitInterrupted {
+		if sum.Interrupted {
 			break
 		}
 	}

@@ -35,6 +35,7 @@ func TestKillAndRerun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills a real process")
 	}
+	t.Parallel() // a real process that mostly waits
 	bin := buildRunner(t)
 	databases(t, func(t *testing.T, dsn string) {
 		srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
@@ -89,6 +90,7 @@ func TestTwoServeProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two real processes for a minute")
 	}
+	t.Parallel() // a real process that mostly waits
 	dsn := ledgertest.Postgres(t)
 	bin := buildRunner(t)
 	every2s := variant(t, t.TempDir(), "every-2s.hcl", `schedule    = "every 10m"`, `schedule    = "every 2s"`)

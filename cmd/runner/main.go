@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sort"
-	"syscall"
 
 	"github.com/goqsync/runner/connectors/futureshop"
 	"github.com/goqsync/runner/connectors/goq"
@@ -18,14 +16,18 @@ import (
 const (
 	exitOK          = 0
 	exitFailed      = 1 // invalid files (validate), or a record failed (run)
-	exitConfig      = 2 // the job files or flags are wrong
+	exitConfig      = 2 // the job files, flags or settings are wrong
+	exitStopped     = 3 // a run stopped early on a job-level error; what it could not confirm stays pending
+	exitLocked      = 4 // another run holds the job's lock
 	exitInterrupted = 130
+	exitTerminated  = 143
 )
 
 func main() {
-	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer cancel()
-	os.Exit(runMain(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv))
+	// No signal cancels the context: run finishes its batch in flight on
+	// SIGINT and SIGTERM alike (see interruptChannel), serve stops its own
+	// way, and the other commands end as the signal says.
+	os.Exit(runMain(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv))
 }
 
 // registry lists every connector a job file may name.
@@ -39,6 +41,7 @@ func registry() *engine.Registry {
 // cli is one invocation: its streams and environment, so tests can run
 // the whole command in-process.
 type cli struct {
+	stdin          io.Reader // os.Stdin when nil
 	stdout, stderr io.Writer
 	lookupEnv      func(string) (string, bool)
 	// interrupt is closed on Ctrl-C; a run finishes its batch in flight.
@@ -62,6 +65,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 		"history":  c.history,
 		"failures": c.failures,
 		"retry":    c.retry,
+		"unlock":   c.unlock,
 	}
 	f, ok := commands[cmd]
 	switch {
@@ -103,9 +107,17 @@ commands:
   history [JOB]             past runs, newest first
   failures [JOB]            records parked after a failure that retrying cannot fix
   retry JOB [KEY...]        send parked records again on the next run
+  unlock JOB                release the lock of a job whose run died
 
 Flags come before paths; "runner COMMAND -h" lists a command's flags.
 `)
+}
+
+func (c *cli) in() io.Reader {
+	if c.stdin == nil {
+		return os.Stdin
+	}
+	return c.stdin
 }
 
 func sortedKeys[V any](m map[string]V) []string {

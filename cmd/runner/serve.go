@@ -13,7 +13,10 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/goqsync/runner/engine"
+	"github.com/goqsync/runner/ledger"
 	"github.com/goqsync/runner/scheduler"
 )
 
@@ -44,29 +47,69 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		return exitConfig
 	}
 	defer st.Close()
+	if st.Dialect() == "sqlite" {
+		// River keeps its own SQLite file beside the ledger, which one
+		// process must own: a second serve would race the first on its
+		// migrations and its queue.
+		lk, err := st.TryLock(ctx, serveLock, ledger.Owner{Command: "serve"})
+		var held *ledger.LockedError
+		if errors.As(err, &held) {
+			fmt.Fprintf(c.stderr, "runner serve: another runner serve uses the ledger %s: %s.\n"+
+				"  Several serve processes need PostgreSQL (RUNNER_DATABASE=postgres://…); on SQLite run one.\n", st.Where(), held.Holder())
+			return exitLocked
+		}
+		if err != nil {
+			fmt.Fprintf(c.stderr, "runner serve: %v\n", err)
+			return exitFailed
+		}
+		defer lk.Unlock()
+	}
+	// Runs whose process died (a kill -9, a lost machine) stay open in the
+	// history until someone closes them: nobody holds their job's lock.
+	if n, err := st.InterruptOrphans(ctx, engine.JobLock); err != nil {
+		log.Error("closing runs whose process died", "error", err)
+	} else if n > 0 {
+		log.Warn("closed runs whose process died", "runs", n)
+	}
 
 	// The current job set; SIGHUP swaps it.
 	var mu sync.Mutex
 	current := cfg
-	run := func(ctx context.Context, name, trigger string) (int64, error) {
+	run := func(ctx context.Context, req scheduler.RunRequest) (int64, error) {
 		mu.Lock()
-		j, ok := current.Job(name)
+		j, ok := current.Job(req.Job)
 		mu.Unlock()
 		if !ok {
-			return 0, fmt.Errorf("job %q is no longer loaded", name)
+			return 0, fmt.Errorf("job %q is no longer loaded", req.Job)
+		}
+		wait := time.Duration(-1) // a manual run waits its turn
+		if !req.WaitUntil.IsZero() {
+			wait = max(time.Until(req.WaitUntil), 0)
 		}
 		// A stop lets the batch in flight finish: the run itself is not
 		// cancelled, it is told to stop between batches.
 		sum, err := j.Run(context.WithoutCancel(ctx), engine.RunOptions{
-			Trigger: trigger, Ledger: engineLedger{st}, Stop: ctx.Done(), Log: c.stderr,
+			Trigger: req.Trigger, Ledger: engineLedger{s: st, command: "serve"}, Stop: ctx.Done(), Log: c.stderr,
+			LockWait: wait, Abandon: req.Abandon,
 		})
-		log.Info("run summary", "job", name, "trigger", trigger, "run_id", sum.RunID, "read", sum.Counts.Read,
+		var locked *engine.LockedError
+		switch {
+		case errors.As(err, &locked):
+			return 0, fmt.Errorf("%w: %v", scheduler.ErrBusy, err)
+		case err == nil && sum.RunID == 0 && sum.Interrupted:
+			return 0, scheduler.ErrNotStarted
+		}
+		log.Info("run summary", "job", req.Job, "trigger", req.Trigger, "run_id", sum.RunID, "read", sum.Counts.Read,
 			"sent", sum.Counts.Send, "ok", sum.OK, "failed", sum.Failed, "unchanged", sum.Counts.Unchanged,
-			"excluded", sum.Counts.Excluded, "errors", sum.Counts.Errors, "interrupted", sum.Interrupted)
+			"excluded", sum.Counts.Excluded, "errors", sum.Counts.Errors, "pending", sum.Pending, "interrupted", sum.Interrupted)
 		return sum.RunID, err
 	}
+	running := func(ctx context.Context, job string) (string, bool, error) {
+		o, held, err := st.Holder(ctx, engine.JobLock(job))
+		return o.String(), held, err
+	}
 	sched, err := scheduler.New(ctx, scheduler.Config{
-		Database: set.Database, Run: run, Ledger: st, Jobs: schedJobs(cfg),
+		Database: set.Database, Run: run, Running: running, Ledger: st, Jobs: schedJobs(cfg),
 		Listen: set.Listen, Token: set.APIToken, Logger: log,
 	})
 	if err != nil {
@@ -84,8 +127,8 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		fmt.Fprintf(c.stderr, "runner serve: %v\n", err)
 		return exitFailed
 	}
-	srv := &http.Server{Handler: sched.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
+	srv := newHTTPServer(sched.Handler())
+	go srv.Serve(netutil.LimitListener(ln, maxConns))
 	fmt.Fprintf(c.stdout, "serving %d job(s) on http://%s\n", len(cfg.Jobs), ln.Addr())
 
 	stop, cancel := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -134,6 +177,26 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 			}
 			return exitOK
 		}
+	}
+}
+
+// serveLock is the lock one serve process holds on a SQLite ledger.
+const serveLock = "serve"
+
+// maxConns bounds the API's open connections: an idle client must not take
+// the file descriptors the runs need.
+const maxConns = 64
+
+// newHTTPServer bounds every phase of a request and idle keep-alive
+// connections, so that slow or idle clients cannot pile up.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 	}
 }
 

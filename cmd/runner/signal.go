@@ -5,21 +5,40 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
+	"syscall"
 )
 
-// interruptChannel is closed by the first Ctrl-C, which lets a run finish
-// the batch in flight and report; a second Ctrl-C exits at once.
-func interruptChannel(stderr io.Writer) <-chan struct{} {
-	stop := make(chan struct{})
+// interruptChannel is closed by the first Ctrl-C or SIGTERM, which lets a
+// run finish the batch in flight, record it and report; a second signal
+// exits at once. code returns the exit status the signal asks for: 130 for
+// SIGINT, 143 for SIGTERM (128 + its number, as shells report).
+func interruptChannel(stderr io.Writer) (stop <-chan struct{}, code func() int) {
+	ch := make(chan struct{})
 	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, os.Interrupt)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	var got atomic.Int32
+	got.Store(exitInterrupted)
 	go func() {
-		<-sig
-		fmt.Fprintln(stderr, "runner: interrupted; finishing the batch in flight (Ctrl-C again to abort)")
-		close(stop)
-		<-sig
-		fmt.Fprintln(stderr, "runner: aborted")
+		s := <-sig
+		if s == syscall.SIGTERM {
+			got.Store(exitTerminated)
+		}
+		fmt.Fprintf(stderr, "runner: %s; finishing the batch in flight (again to abort)\n", name(s))
+		close(ch)
+		s = <-sig
+		fmt.Fprintf(stderr, "runner: %s again; aborted\n", name(s))
+		if s == syscall.SIGTERM {
+			os.Exit(exitTerminated)
+		}
 		os.Exit(exitInterrupted)
 	}()
-	return stop
+	return ch, func() int { return int(got.Load()) }
+}
+
+func name(s os.Signal) string {
+	if s == syscall.SIGTERM {
+		return "terminated"
+	}
+	return "interrupted"
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -45,8 +47,20 @@ func (c *cli) openLedger(ctx context.Context) (*ledger.Store, bool) {
 	return st, true
 }
 
-// engineLedger lets the engine record into the ledger store.
-type engineLedger struct{ s *ledger.Store }
+// engineLedger lets the engine record into the ledger store. command
+// ("run", "serve") tells others who holds a lock.
+type engineLedger struct {
+	s       *ledger.Store
+	command string
+}
+
+func (l engineLedger) Lock(ctx context.Context, name, job string) (engine.Lock, error) {
+	lk, err := l.s.TryLock(ctx, name, ledger.Owner{Job: job, Command: l.command})
+	if err != nil {
+		return nil, err
+	}
+	return lk, nil
+}
 
 func (l engineLedger) Lookup(ctx context.Context, job, dest string, keys []string) (map[string]engine.LedgerEntry, error) {
 	got, err := l.s.Lookup(ctx, job, dest, keys)
@@ -60,33 +74,45 @@ func (l engineLedger) Lookup(ctx context.Context, job, dest string, keys []strin
 	return out, nil
 }
 
-func (l engineLedger) Begin(ctx context.Context, run int64, job, dest string, batch []engine.Payload) error {
+func (l engineLedger) Begin(ctx context.Context, run int64, job, dest string, batch []engine.LedgerSend) error {
 	sends := make([]ledger.Send, len(batch))
-	for i, p := range batch {
-		payload, hash, err := engine.EncodePayload(p.Values)
-		if err != nil {
-			return err
-		}
-		sends[i] = ledger.Send{Key: p.Key, Hash: hash, Payload: payload}
+	for i, s := range batch {
+		sends[i] = ledger.Send{Key: s.Key, Hash: s.Hash, Payload: s.Payload}
 	}
 	return l.s.Begin(ctx, run, job, dest, sends)
 }
 
-func (l engineLedger) Record(ctx context.Context, run int64, job, dest string, batch []engine.Payload, results []engine.Result) error {
+func (l engineLedger) Record(ctx context.Context, run int64, job, dest string, batch []engine.Payload, results []engine.Result, token string) error {
 	outs := make([]ledger.Outcome, len(batch))
 	for i, p := range batch {
 		r := results[i]
-		status := ledger.StatusOK
+		o := ledger.Outcome{Key: p.Key, Status: ledger.StatusOK, Code: r.Code, Message: r.Message}
 		switch {
+		case r.OK && token != "":
+			o.Status, o.Token = ledger.StatusStaged, token
 		case r.OK:
 		case r.Permanent:
-			status = ledger.StatusParked
+			o.Status = ledger.StatusParked
 		default:
-			status = ledger.StatusFailed
+			o.Status = ledger.StatusFailed
 		}
-		outs[i] = ledger.Outcome{Key: p.Key, Status: status, Code: r.Code, Message: r.Message}
+		outs[i] = o
 	}
 	return l.s.Record(ctx, run, job, dest, outs)
+}
+
+func (l engineLedger) Staged(ctx context.Context, job, dest string) ([]string, error) {
+	return l.s.Staged(ctx, job, dest)
+}
+
+func (l engineLedger) Settle(ctx context.Context, job, dest, token, status, message string) error {
+	_, err := l.s.Settle(ctx, job, dest, token, status, message)
+	return err
+}
+
+func (l engineLedger) Adopt(ctx context.Context, job, from, to string) error {
+	_, err := l.s.Adopt(ctx, job, from, to)
+	return err
 }
 
 func (l engineLedger) StartRun(ctx context.Context, job, trigger string, at time.Time) (int64, error) {
@@ -184,6 +210,7 @@ func (c *cli) failures(ctx context.Context, args []string) int {
 
 func (c *cli) retry(ctx context.Context, args []string) int {
 	fs := c.flagSet("retry", "JOB [KEY...]", nil, false)
+	lockWait := fs.Duration("lock-timeout", 0, "how long to wait for a run of the job in flight to finish (0: do not wait)")
 	if fs.Parse(args) != nil || fs.NArg() < 1 {
 		fs.Usage()
 		return exitConfig
@@ -193,12 +220,87 @@ func (c *cli) retry(ctx context.Context, args []string) int {
 		return exitConfig
 	}
 	defer st.Close()
-	n, err := st.Retry(ctx, fs.Arg(0), fs.Args()[1:])
+	job := fs.Arg(0)
+	// A run in flight records its batches' outcomes; changing them under it
+	// would be overwritten or mixed up. Take the job's turn, as a run does.
+	lk, code := c.jobLock(ctx, st, job, *lockWait, "retry")
+	if lk == nil {
+		return code
+	}
+	defer lk.Unlock()
+	n, err := st.Retry(ctx, job, fs.Args()[1:])
 	if err != nil {
 		fmt.Fprintf(c.stderr, "runner retry: %v\n", err)
 		return exitFailed
 	}
-	fmt.Fprintf(c.stdout, "%d parked record(s) of %s will be sent on the next run\n", n, fs.Arg(0))
+	fmt.Fprintf(c.stdout, "%d parked record(s) of %s will be sent on the next run\n", n, job)
+	return exitOK
+}
+
+// jobLock takes job's lock for a command that changes its ledger entries,
+// waiting up to wait. On failure it prints why and returns the exit status.
+func (c *cli) jobLock(ctx context.Context, st *ledger.Store, job string, wait time.Duration, command string) (*ledger.Lock, int) {
+	deadline := time.Now().Add(wait)
+	for {
+		lk, err := st.TryLock(ctx, engine.JobLock(job), ledger.Owner{Job: job, Command: command})
+		var held *ledger.LockedError
+		switch {
+		case err == nil:
+			return lk, exitOK
+		case !errors.As(err, &held):
+			fmt.Fprintf(c.stderr, "runner %s: %v\n", command, err)
+			return nil, exitFailed
+		case time.Now().After(deadline):
+			fmt.Fprintf(c.stderr, "runner %s: job %q is being run by %s\n", command, job, held.Holder())
+			fmt.Fprintf(c.stderr, "  Wait for it with -lock-timeout DURATION. If that process is gone for good, release its lock with: runner unlock %s\n", job)
+			return nil, exitLocked
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// unlock releases the lock of a job whose run died in a way the lock could
+// not see (on SQLite, a holder on another machine that will not come back
+// within its stale time; on PostgreSQL, a hung process). It asks first,
+// since releasing the lock of a live run lets another overlap it.
+func (c *cli) unlock(ctx context.Context, args []string) int {
+	fs := c.flagSet("unlock", "JOB", nil, false)
+	force := fs.Bool("force", false, "release without asking")
+	if fs.Parse(args) != nil || fs.NArg() != 1 {
+		fs.Usage()
+		return exitConfig
+	}
+	st, ok := c.openLedger(ctx)
+	if !ok {
+		return exitConfig
+	}
+	defer st.Close()
+	job := fs.Arg(0)
+	name := engine.JobLock(job)
+	o, held, err := st.Holder(ctx, name)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "runner unlock: %v\n", err)
+		return exitFailed
+	}
+	if !held {
+		fmt.Fprintf(c.stdout, "job %q is not locked\n", job)
+		return exitOK
+	}
+	fmt.Fprintf(c.stdout, "job %q is locked by %s.\n", job, o)
+	if !*force {
+		fmt.Fprint(c.stdout, "Release it only if that process is gone for good: a run still in flight would\n"+
+			"then overlap the next one. Only 'yes' releases it: ")
+		line, _ := bufio.NewReader(c.in()).ReadString('\n')
+		if strings.TrimSpace(line) != "yes" {
+			fmt.Fprintln(c.stdout, "not released")
+			return exitFailed
+		}
+	}
+	if _, _, err := st.ForceUnlock(ctx, name); err != nil {
+		fmt.Fprintf(c.stderr, "runner unlock: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintf(c.stdout, "released the lock of job %q\n", job)
 	return exitOK
 }
 
