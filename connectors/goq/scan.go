@@ -33,6 +33,11 @@ type scanner struct {
 	bom  bool // the input started with a UTF-8 byte order mark, which was skipped
 
 	quoted []byte // scratch: the fields of a record with quotes, unescaped
+
+	// fields, when positive, is how many fields of a line without quotes
+	// a caller needs: the survey reads two early ones, and splitting the
+	// rest of the line would be wasted.
+	fields int
 }
 
 // Bounds on what one record may hold. GoQ rows are a few hundred bytes;
@@ -178,7 +183,7 @@ func (s *scanner) next(r *record) error {
 		// The common line: no quotes, so fields are what lies between
 		// commas.
 		r.buf = l
-		for i := 0; ; {
+		for i := 0; s.fields <= 0 || len(r.ends) < s.fields; {
 			j := bytes.IndexByte(l[i:], ',')
 			if j < 0 {
 				r.ends = append(r.ends, len(l))
@@ -187,6 +192,7 @@ func (s *scanner) next(r *record) error {
 			r.ends = append(r.ends, i+j)
 			i += j + 1
 		}
+		return nil
 	}
 	return s.quotedRecord(l, r)
 }

@@ -343,6 +343,7 @@ func scanFile(ctx context.Context, path string, crOnly bool, oi, ui int, visit f
 	defer f.Close()
 	sc := newScanner(f, crOnly, 0)
 	sc.buf = make([]byte, 0, 1<<20)
+	sc.fields = max(oi, ui) + 1
 	var v votes
 	var rec record
 	for n := 0; ; n++ {
