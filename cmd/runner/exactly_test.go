@@ -633,3 +633,79 @@ func engineClip(s string) string {
 	}
 	return s
 }
+
+// TestRunDeadline: past -timeout the run stops after the batch in flight,
+// with a job-level error; what it did is recorded, the rest waits.
+func TestRunDeadline(t *testing.T) {
+	srv := sampleShop(t)
+	srv.SlowNext(2, 700*time.Millisecond)
+	job := variant(t, t.TempDir(), "small-batches.hcl", `points_activation = "注文完了時に有効"`, "points_activation = \"注文完了時に有効\"\n    batch_size = 3")
+	out, code := invoke(t, shopEnv(t, srv), "run", "-timeout", "300ms", "-var", "goq_export="+sample, "-now", seedNow, job)
+	if code != exitStopped || !strings.Contains(out, "the run's deadline of 300ms passed; stopped after the batch in flight") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if n := countPath(srv, "/admin-api/v1/shipping/status"); n != 1 {
+		t.Errorf("%d shipping calls, want the one in flight", n)
+	}
+}
+
+// TestImportOfShiftingSearch: the order search lists orders again as the
+// list moves under it; each order line is written into the import file
+// once.
+func TestImportOfShiftingSearch(t *testing.T) {
+	srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2), futureshoptest.WithPageSize(2), futureshoptest.WithShiftingPages())
+	defer srv.Close()
+	at := mustTime(t, "2026-11-25T09:30:00+09:00")
+	for i := 0; i < 7; i++ {
+		srv.AddOrder(futureshoptest.NewOrder(fmt.Sprintf("1000000020%02d", i), at))
+	}
+	dir := t.TempDir()
+	out, code := invoke(t, shopEnv(t, srv), "run", "-var", "goq_import_dir="+dir, "-now", seedNow, "../../examples/futureshop-to-goq.hcl")
+	if code != 0 || !strings.Contains(out, "7 ok") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	rows := readCP932CSV(t, dir)
+	seen := map[string]bool{}
+	for _, r := range rows[1:] {
+		if seen[r[0]+"/"+r[1]] {
+			t.Errorf("line %s/%s written twice", r[0], r[1])
+		}
+		seen[r[0]+"/"+r[1]] = true
+	}
+	if len(seen) != 7 {
+		t.Errorf("%d lines written, want 7", len(seen))
+	}
+}
+
+// TestLedgerKeepsNoPersonalData: the import sends buyers' names, emails,
+// phones and addresses to GoQ, but the ledger keeps only their hash.
+func TestLedgerKeepsNoPersonalData(t *testing.T) {
+	srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
+	defer srv.Close()
+	srv.AddOrder(futureshoptest.NewOrder("100000002001", mustTime(t, "2026-11-25T09:30:00+09:00")))
+	dsn := filepath.Join(t.TempDir(), "state.db")
+	dir := t.TempDir()
+	if out, code := invoke(t, shopEnv(t, srv, "RUNNER_DATABASE", dsn), "run", "-var", "goq_import_dir="+dir, "-now", seedNow, "../../examples/futureshop-to-goq.hcl"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if rows := readCP932CSV(t, dir); !strings.Contains(strings.Join(rows[1], ","), "山田 花子") {
+		t.Fatalf("the import file lacks the buyer: %v", rows)
+	}
+	raw, err := os.ReadFile(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wal, _ := os.ReadFile(dsn + "-wal")
+	raw = append(raw, wal...)
+	for _, personal := range []string{"山田", "hanako@example.jp", "03-0000-0000", "千代田区"} {
+		if strings.Contains(string(raw), personal) {
+			t.Errorf("the ledger file holds %q", personal)
+		}
+	}
+	db, _ := sql.Open("sqlite", dsn)
+	defer db.Close()
+	var payload string
+	if err := db.QueryRow(`SELECT payload FROM ledger_entries LIMIT 1`).Scan(&payload); err != nil || !strings.Contains(payload, `"product_name":"テスト商品"`) {
+		t.Errorf("the ledger's payload should keep what is not personal: %q %v", payload, err)
+	}
+}
