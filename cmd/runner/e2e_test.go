@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -325,4 +326,49 @@ func TestInterruptFinishesBatch(t *testing.T) {
 	if !strings.Contains(out.String(), "3 ok") || !strings.Contains(out.String(), "interrupted") {
 		t.Errorf("summary:\n%s", out.String())
 	}
+}
+
+// TestImportOfCapturedShapes runs the import example against bodies in
+// the shapes captured from the real futureshop API (served as they are):
+// every product line is imported, none is lost to a field the real
+// search does not return.
+func TestImportOfCapturedShapes(t *testing.T) {
+	page, err := os.ReadFile("../../connectors/futureshop/testdata/search-page.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/oauth/token":
+			w.Write([]byte(`{"access_token":"t","token_type":"Bearer","expires_in":3600}`))
+		case "/admin-api/v1/shipping":
+			w.Write(page)
+		default:
+			t.Errorf("unexpected request %s %s", r.Method, r.URL.Path)
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	e := env("RUNNER_DATABASE", filepath.Join(t.TempDir(), "state.db"), "FUTURESHOP_API_DOMAIN", srv.URL,
+		"FUTURESHOP_SHOP_KEY", "k", "FUTURESHOP_CLIENT_ID", "c", "FUTURESHOP_CLIENT_SECRET", "s")
+	out, code := invoke(t, e, "run", "-var", "goq_import_dir="+dir, "-now", seedNow, "../../examples/futureshop-to-goq.hcl")
+	if code != 0 || !strings.Contains(out, "3 read, 3 sent in 1 batch(es): 3 ok") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	rows := readCP932CSV(t, dir)
+	if len(rows) != 4 || rows[3][0] != "100000003002" || rows[3][col(rows[0], "SKU番号")] != "wreath-lv" ||
+		rows[3][col(rows[0], "購入者住所")] != "東京都渋谷区渋谷2丁目1-1" {
+		t.Errorf("import file: %v", rows)
+	}
+}
+
+func col(header []string, name string) int {
+	for i, h := range header {
+		if h == name {
+			return i
+		}
+	}
+	return -1
 }

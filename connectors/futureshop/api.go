@@ -8,6 +8,7 @@ package futureshop
 const (
 	tokenPath          = "/oauth/token"
 	searchPath         = "/admin-api/v1/shipping"        // 受注検索API
+	detailPath         = "/admin-api/v1/orders/"         // 受注詳細API: + orderNo
 	shippingStatusPath = "/admin-api/v1/shipping/status" // 発送API
 	completePath       = "/admin-api/v1/order/complete"  // 受注ステータス変更(処理済)API
 
@@ -53,10 +54,11 @@ var (
 	paymentStatuses  = []string{"notReceived", "received"}
 )
 
-// Order status names as the search returns them. Unconfirmed enum: the
-// connector passes status through as text and only documents these.
+// Order statuses as the API writes them: COMPLETED (処理済み) is seen in
+// bodies captured from the real API; the connector passes status through as
+// text and reads back 処理済み by this one.
 const (
-	orderStatusCompleted = "処理済み"
+	orderStatusCompleted = "COMPLETED"
 )
 
 // Result codes.
@@ -157,27 +159,30 @@ type searchResponse struct {
 	NextURL   string        `json:"nextUrl"`
 }
 
+// searchOrder is an order as the search lists it. It has no
+// dateLastUpdated and no paymentStatus: those are in the detail.
 type searchOrder struct {
-	OrderNo         string           `json:"orderNo"`
-	Date            string           `json:"date"`
-	Status          string           `json:"status"`
-	DateLastUpdated string           `json:"dateLastUpdated"`
-	GrandTotal      int64            `json:"grandTotal"`
-	BuyerInfo       buyerInfo        `json:"buyerInfo"`
-	ShipmentList    []searchShipment `json:"shipmentList"`
+	OrderNo      string           `json:"orderNo"`
+	Date         string           `json:"date"`
+	Status       string           `json:"status"`
+	GrandTotal   int64            `json:"grandTotal"`
+	BuyerInfo    buyerInfo        `json:"buyerInfo"`
+	ShipmentList []searchShipment `json:"shipmentList"`
 }
 
-// buyerInfo keys are unconfirmed beyond the object's existence.
 type buyerInfo struct {
-	LastName    string `json:"lastName"`
-	FirstName   string `json:"firstName"`
-	MailAddress string `json:"mailAddress"`
-	PhoneNumber string `json:"phoneNumber"`
-	ZipCode     string `json:"zipCode"`
-	Prefecture  string `json:"prefecture"`
-	Address     string `json:"address"`
+	LastName   string `json:"lastName"`
+	FirstName  string `json:"firstName"`
+	Mail       string `json:"mail"`
+	TelNoMain  string `json:"telNoMain"`
+	ZipCode    string `json:"zipCode"`
+	Prefecture string `json:"prefecture"` // a code: TOKYO
+	Address1   string `json:"address1"`
+	Address2   string `json:"address2"`
+	Address3   string `json:"address3"`
 }
 
+// searchShipment nests its shipping fields in shippingInfo.
 type searchShipment struct {
 	ShipmentNo   int64          `json:"shipmentNo"`
 	ShippingInfo searchShipInfo `json:"shippingInfo"`
@@ -193,8 +198,8 @@ type searchShipInfo struct {
 	ShippingDate          string `json:"shippingDate"`
 }
 
+// product is a product line of the search: skuNo, but no productNo.
 type product struct {
-	ProductNo       string        `json:"productNo"`
 	SkuNo           string        `json:"skuNo"`
 	Name            string        `json:"name"`
 	Price           int64         `json:"price"`
@@ -202,8 +207,51 @@ type product struct {
 	OptionPriceList []optionPrice `json:"optionPriceList"`
 }
 
+// optionPrice's keys are assumed: every captured body had the list empty.
 type optionPrice struct {
 	Name          string `json:"name"`
 	SelectionName string `json:"selectionName"`
 	Price         int64  `json:"price"`
+}
+
+// detailOrder is an order as the detail returns it: shipments flat, lines
+// with productNo, and dateLastUpdated.
+type detailOrder struct {
+	OrderNo         string           `json:"orderNo"`
+	DateLastUpdated string           `json:"dateLastUpdated"`
+	ShipmentList    []detailShipment `json:"shipmentList"`
+}
+
+type detailShipment struct {
+	ShipmentNo  int64        `json:"shipmentNo"`
+	ProductList []detailLine `json:"productList"`
+}
+
+type detailLine struct {
+	ProductNo string `json:"productNo"`
+	SkuNo     string `json:"skuNo"`
+}
+
+// prefectures names the API's prefecture codes. TOKYO, SAITAMA and AOMORI
+// are seen in captured bodies; the others follow their pattern (assumed).
+// A code not here is kept as it is.
+var prefectures = map[string]string{
+	"HOKKAIDO": "北海道", "AOMORI": "青森県", "IWATE": "岩手県", "MIYAGI": "宮城県", "AKITA": "秋田県",
+	"YAMAGATA": "山形県", "FUKUSHIMA": "福島県", "IBARAKI": "茨城県", "TOCHIGI": "栃木県", "GUNMA": "群馬県",
+	"SAITAMA": "埼玉県", "CHIBA": "千葉県", "TOKYO": "東京都", "KANAGAWA": "神奈川県", "NIIGATA": "新潟県",
+	"TOYAMA": "富山県", "ISHIKAWA": "石川県", "FUKUI": "福井県", "YAMANASHI": "山梨県", "NAGANO": "長野県",
+	"GIFU": "岐阜県", "SHIZUOKA": "静岡県", "AICHI": "愛知県", "MIE": "三重県", "SHIGA": "滋賀県",
+	"KYOTO": "京都府", "OSAKA": "大阪府", "HYOGO": "兵庫県", "NARA": "奈良県", "WAKAYAMA": "和歌山県",
+	"TOTTORI": "鳥取県", "SHIMANE": "島根県", "OKAYAMA": "岡山県", "HIROSHIMA": "広島県", "YAMAGUCHI": "山口県",
+	"TOKUSHIMA": "徳島県", "KAGAWA": "香川県", "EHIME": "愛媛県", "KOCHI": "高知県", "FUKUOKA": "福岡県",
+	"SAGA": "佐賀県", "NAGASAKI": "長崎県", "KUMAMOTO": "熊本県", "OITA": "大分県", "MIYAZAKI": "宮崎県",
+	"KAGOSHIMA": "鹿児島県", "OKINAWA": "沖縄県",
+}
+
+// prefecture names a prefecture code.
+func prefecture(code string) string {
+	if name, ok := prefectures[code]; ok {
+		return name
+	}
+	return code
 }

@@ -33,6 +33,9 @@ type source struct {
 	paymentStatus  string
 	loc            *time.Location
 	now            func() time.Time
+	// detail is set when the job reads a field only the order detail has:
+	// then every order costs one more request.
+	detail bool
 }
 
 // NewSource decodes a futureshop source block. It is the registry's
@@ -97,13 +100,14 @@ var jst = time.FixedZone("JST", 9*60*60)
 var sourceFields = []engine.Field{
 	{Name: "order_no", Kind: engine.String, Doc: "Order number (受注コード)."},
 	{Name: "ordered_at", Kind: engine.Time, Doc: "Order date and time."},
-	{Name: "status", Kind: engine.String, Doc: "Order status as futureshop names it."},
-	{Name: "updated_at", Kind: engine.Time, Doc: "When the order last changed."},
+	{Name: "status", Kind: engine.String, Doc: "Order status as futureshop writes it (COMPLETED, AWAITING_PAYMENT, …)."},
+	{Name: "updated_at", Kind: engine.Time, Doc: "When the order last changed. From the order detail: reading it costs one more request per order."},
 	{Name: "grand_total", Kind: engine.Int, Doc: "Order total in yen."},
 	{Name: "buyer_name", Kind: engine.String, Personal: true, Doc: "Buyer's name, family name first."},
 	{Name: "buyer_email", Kind: engine.String, Personal: true},
 	{Name: "buyer_phone", Kind: engine.String, Personal: true},
 	{Name: "buyer_zip", Kind: engine.String, Personal: true},
+	{Name: "buyer_prefecture", Kind: engine.String, Personal: true, Doc: "Prefecture, such as 東京都."},
 	{Name: "buyer_address", Kind: engine.String, Personal: true, Doc: "Prefecture and address."},
 	{Name: "shipment_no", Kind: engine.Int},
 	{Name: "delivery_service", Kind: engine.String, Doc: "Delivery service name."},
@@ -113,8 +117,8 @@ var sourceFields = []engine.Field{
 	{Name: "preferred_delivery_date", Kind: engine.Date},
 	{Name: "preferred_delivery_time", Kind: engine.String},
 	{Name: "line_no", Kind: engine.Int, Doc: "Product line within the order, from 1."},
-	{Name: "product_no", Kind: engine.String},
-	{Name: "sku_no", Kind: engine.String},
+	{Name: "product_no", Kind: engine.String, Doc: "Product number. From the order detail: reading it costs one more request per order."},
+	{Name: "sku_no", Kind: engine.String, Doc: "SKU number."},
 	{Name: "product_name", Kind: engine.String},
 	{Name: "price", Kind: engine.Int, Doc: "Unit price without options."},
 	{Name: "count", Kind: engine.Int},
@@ -128,6 +132,20 @@ func (s *source) Label() string { return "order_no" }
 
 // Shares implements engine.Sharer.
 func (s *source) Shares() []string { return s.cfg.shares() }
+
+// detailFields are the fields only the order detail has.
+var detailFields = []string{"product_no", "updated_at"}
+
+// UseFields implements engine.FieldUser: the source asks for each order's
+// detail only when the job reads a field only the detail has.
+func (s *source) UseFields(names []string) {
+	s.detail = false
+	for _, n := range names {
+		if slices.Contains(detailFields, n) {
+			s.detail = true
+		}
+	}
+}
 
 // Open starts the search over [local midnight of today−days, now].
 func (s *source) Open(ctx context.Context) (engine.Records, error) {
@@ -152,7 +170,7 @@ func (s *source) Open(ctx context.Context) (engine.Records, error) {
 	if paramPageSize != "" {
 		q.Set(paramPageSize, strconv.Itoa(searchPageSize))
 	}
-	return &records{pager: newPager(c, c.endpoint(searchPath, q)), loc: s.loc, oi: -1, emitted: map[string]bool{}}, nil
+	return &records{pager: newPager(c, c.endpoint(searchPath, q)), loc: s.loc, oi: -1, emitted: map[string]bool{}, detail: s.detail}, nil
 }
 
 // records pages through the search lazily, one page in memory.
@@ -168,11 +186,15 @@ type records struct {
 	// is paged, and an order listed again on a later page is skipped.
 	emitted map[string]bool
 	again   bool // the current order was listed before
+
+	detail  bool         // read each order's detail
+	details *detailOrder // the current order's detail
 }
 
 type lineRef struct {
 	shipment *searchShipment
 	product  *product // nil for an order without products
+	index    int      // of the product in its shipment
 }
 
 func (r *records) Next(ctx context.Context, rec engine.Record) (engine.Meta, error) {
@@ -192,11 +214,18 @@ func (r *records) Next(ctx context.Context, rec engine.Record) (engine.Meta, err
 		o := &r.orders[r.oi]
 		r.again = r.emitted[o.OrderNo]
 		r.emitted[o.OrderNo] = true
-		r.lines, r.li = nil, 0
+		r.lines, r.li, r.details = nil, 0, nil
+		if r.detail && !r.again {
+			d, err := r.orderDetail(ctx, o.OrderNo)
+			if err != nil {
+				return engine.Meta{}, err
+			}
+			r.details = d
+		}
 		for si := range o.ShipmentList {
 			sh := &o.ShipmentList[si]
 			for pi := range sh.ProductList {
-				r.lines = append(r.lines, lineRef{sh, &sh.ProductList[pi]})
+				r.lines = append(r.lines, lineRef{sh, &sh.ProductList[pi], pi})
 			}
 		}
 		if len(r.lines) == 0 {
@@ -244,7 +273,7 @@ func (r *records) Next(ctx context.Context, rec engine.Record) (engine.Meta, err
 	if p := l.product; p != nil {
 		pos += " line " + strconv.Itoa(r.li)
 		rec["line_no"] = int64(r.li)
-		setString(rec, "product_no", p.ProductNo)
+		setString(rec, "product_no", r.productNo(l))
 		setString(rec, "sku_no", p.SkuNo)
 		setString(rec, "product_name", p.Name)
 		rec["price"] = p.Price
@@ -271,7 +300,11 @@ func (r *records) fillOrder(rec engine.Record, o *searchOrder) error {
 	rec["order_no"] = o.OrderNo
 	setString(rec, "status", o.Status)
 	rec["grand_total"] = o.GrandTotal
-	for _, t := range []struct{ key, v string }{{"ordered_at", o.Date}, {"updated_at", o.DateLastUpdated}} {
+	updated := ""
+	if r.details != nil {
+		updated = r.details.DateLastUpdated
+	}
+	for _, t := range []struct{ key, v string }{{"ordered_at", o.Date}, {"updated_at", updated}} {
 		if t.v == "" {
 			continue
 		}
@@ -282,12 +315,59 @@ func (r *records) fillOrder(rec engine.Record, o *searchOrder) error {
 		rec[t.key] = v
 	}
 	b := o.BuyerInfo
+	pref := prefecture(b.Prefecture)
 	setString(rec, "buyer_name", strings.TrimSpace(b.LastName+" "+b.FirstName))
-	setString(rec, "buyer_email", b.MailAddress)
-	setString(rec, "buyer_phone", b.PhoneNumber)
+	setString(rec, "buyer_email", b.Mail)
+	setString(rec, "buyer_phone", b.TelNoMain)
 	setString(rec, "buyer_zip", b.ZipCode)
-	setString(rec, "buyer_address", b.Prefecture+b.Address)
+	setString(rec, "buyer_prefecture", pref)
+	setString(rec, "buyer_address", pref+b.Address1+b.Address2+b.Address3)
 	return nil
+}
+
+// orderDetail reads one order's detail.
+func (r *records) orderDetail(ctx context.Context, orderNo string) (*detailOrder, error) {
+	u := r.c.endpoint(detailPath+url.PathEscape(orderNo), nil)
+	resp, err := r.c.call(ctx, http.MethodGet, u, nil, 1, true)
+	if err != nil {
+		return nil, err
+	}
+	if resp.status != http.StatusOK {
+		se := &StatusError{Method: http.MethodGet, Path: u.Path, StatusCode: resp.status}
+		var ur updateResponse
+		if decodeJSON(resp.body, &ur) == nil && len(ur.Errors) > 0 {
+			se.Code, se.Message = ur.Errors[0].Code, ur.Errors[0].Message
+		}
+		return nil, se
+	}
+	var d detailOrder
+	if err := decodeJSON(resp.body, &d); err != nil {
+		return nil, fmt.Errorf("futureshop GET %s: malformed response: %w", u.Path, err)
+	}
+	return &d, nil
+}
+
+// productNo finds a search line's product number in the order's detail:
+// the line at the same place in the same shipment, when its SKU agrees,
+// else the shipment's line of that SKU.
+func (r *records) productNo(l lineRef) string {
+	if r.details == nil || l.shipment == nil || l.product == nil {
+		return ""
+	}
+	for _, sh := range r.details.ShipmentList {
+		if sh.ShipmentNo != l.shipment.ShipmentNo {
+			continue
+		}
+		if i := l.index; i < len(sh.ProductList) && sh.ProductList[i].SkuNo == l.product.SkuNo {
+			return sh.ProductList[i].ProductNo
+		}
+		for _, p := range sh.ProductList {
+			if p.SkuNo == l.product.SkuNo {
+				return p.ProductNo
+			}
+		}
+	}
+	return ""
 }
 
 // parseTime reads futureshop's zone-less JST time and returns it in the

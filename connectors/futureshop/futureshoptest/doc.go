@@ -6,7 +6,9 @@
 // log Requests). It serves the token endpoint, the order search with cursor
 // paging through nextUrl, order detail, the 発送API and the 処理済み API,
 // and is strict where the real service is: Bearer token and X-SHOP-KEY on
-// every call, exact JSON shapes (unknown keys are rejected), byte limits,
+// every call, exact JSON shapes (unknown keys in requests are rejected; the
+// answers have the shapes of bodies captured from the real API: the search
+// nests shippingInfo and lists no productNo, the detail is flat), byte limits,
 // at most 100 orders per update, token expiry and a request budget answered
 // with 429 and Retry-After. Faults can be injected: 5xx and 503 answers,
 // slow responses, malformed JSON, per-order failures, and store-pickup

@@ -698,94 +698,6 @@ func (s *Server) complete(r *http.Request) exchange {
 
 // Search.
 
-type orderJSON struct {
-	OrderNo         string         `json:"orderNo"`
-	Date            string         `json:"date"`
-	Status          string         `json:"status"`
-	DateLastUpdated string         `json:"dateLastUpdated"`
-	GrandTotal      int64          `json:"grandTotal"`
-	PaymentStatus   string         `json:"paymentStatus"`
-	BuyerInfo       buyerJSON      `json:"buyerInfo"`
-	ShipmentList    []shipmentJSON `json:"shipmentList"`
-}
-
-type buyerJSON struct {
-	LastName    string `json:"lastName"`
-	FirstName   string `json:"firstName"`
-	MailAddress string `json:"mailAddress"`
-	PhoneNumber string `json:"phoneNumber"`
-	ZipCode     string `json:"zipCode"`
-	Prefecture  string `json:"prefecture"`
-	Address     string `json:"address"`
-}
-
-type shipmentJSON struct {
-	ShipmentNo     int              `json:"shipmentNo"`
-	ShipmentStatus string           `json:"shipmentStatus"`
-	StorePickup    bool             `json:"storePickup"`
-	ShippingInfo   shippingInfoJSON `json:"shippingInfo"`
-	ProductList    []productJSON    `json:"productList"`
-}
-
-type shippingInfoJSON struct {
-	DeliveryServiceName   string `json:"deliveryServiceName"`
-	InvoiceNo             string `json:"invoiceNo"`
-	ExpectedArrival       string `json:"expectedArrival"`
-	PreferredDeliveryDate string `json:"preferredDeliveryDate"`
-	PreferredDeliveryTime string `json:"preferredDeliveryTime"`
-	ShippingDate          string `json:"shippingDate"`
-}
-
-type productJSON struct {
-	ProductNo       string       `json:"productNo"`
-	SkuNo           string       `json:"skuNo"`
-	Name            string       `json:"name"`
-	Price           int64        `json:"price"`
-	Count           int64        `json:"count"`
-	OptionPriceList []optionJSON `json:"optionPriceList"`
-}
-
-type optionJSON struct {
-	Name          string `json:"name"`
-	SelectionName string `json:"selectionName"`
-	Price         int64  `json:"price"`
-}
-
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.In(jst).Format(timeLayout)
-}
-
-func toJSON(o *Order) orderJSON {
-	j := orderJSON{
-		OrderNo: o.OrderNo, Date: fmtTime(o.OrderedAt), Status: o.Status, DateLastUpdated: fmtTime(o.UpdatedAt),
-		GrandTotal: o.GrandTotal, PaymentStatus: o.PaymentStatus,
-		BuyerInfo: buyerJSON{o.Buyer.LastName, o.Buyer.FirstName, o.Buyer.Email, o.Buyer.Phone, o.Buyer.Zip,
-			o.Buyer.Prefecture, o.Buyer.Address},
-		ShipmentList: []shipmentJSON{},
-	}
-	for _, sh := range o.Shipments {
-		sj := shipmentJSON{
-			ShipmentNo: sh.ShipmentNo, ShipmentStatus: sh.Status, StorePickup: sh.StorePickup,
-			ShippingInfo: shippingInfoJSON{sh.DeliveryServiceName, sh.InvoiceNo, sh.ExpectedArrival,
-				sh.PreferredDeliveryDate, sh.PreferredDeliveryTime, sh.ShippingDate},
-			ProductList: []productJSON{},
-		}
-		for _, p := range sh.Products {
-			pj := productJSON{ProductNo: p.ProductNo, SkuNo: p.SkuNo, Name: p.Name, Price: p.Price, Count: p.Count,
-				OptionPriceList: []optionJSON{}}
-			for _, op := range p.Options {
-				pj.OptionPriceList = append(pj.OptionPriceList, optionJSON{op.Name, op.Selection, op.Price})
-			}
-			sj.ProductList = append(sj.ProductList, pj)
-		}
-		j.ShipmentList = append(j.ShipmentList, sj)
-	}
-	return j
-}
-
 var searchParams = []string{"orderDateStart", "orderDateEnd", "shippingStatus", "paymentStatus", "orderNo", "cursor"}
 
 func (s *Server) search(r *http.Request) exchange {
@@ -830,7 +742,7 @@ func (s *Server) search(r *http.Request) exchange {
 	}
 
 	s.mu.Lock()
-	var match []orderJSON
+	var match []searchOrder
 	for _, no := range s.seq {
 		o := s.orders[no]
 		switch {
@@ -842,7 +754,7 @@ func (s *Server) search(r *http.Request) exchange {
 			nos != nil && !slices.Contains(nos, no):
 			continue
 		}
-		match = append(match, toJSON(o))
+		match = append(match, searchJSON(o))
 	}
 	s.mu.Unlock()
 
@@ -851,7 +763,7 @@ func (s *Server) search(r *http.Request) exchange {
 		from-- // the list moved: the previous page's last order again
 	}
 	page := match[min(from, len(match)):min(offset+s.pageSize, len(match))]
-	body := map[string]any{"orderList": append([]orderJSON{}, page...)}
+	body := map[string]any{"orderList": append([]searchOrder{}, page...)}
 	s.mu.Lock()
 	loop := s.loopNext
 	s.loopNext = false
@@ -877,5 +789,5 @@ func (s *Server) detail(orderNo string) exchange {
 	if !ok {
 		return fail(http.StatusNotFound, "NotFound", "order not found")
 	}
-	return exchange{status: http.StatusOK, orders: 1, body: toJSON(o)}
+	return exchange{status: http.StatusOK, orders: 1, body: detailJSON(o)}
 }

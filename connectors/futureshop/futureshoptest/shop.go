@@ -6,11 +6,14 @@ import (
 	"time"
 )
 
-// Order statuses. futureshop's status enum is unconfirmed; these are the
-// names this server uses, kept here so a confirmed name is a one-line change.
+// Order statuses, as the API writes them. COMPLETED (処理済み) and
+// AWAITING_PAYMENT are seen in bodies captured from the real API; the
+// status of a paid order not yet processed is not, and is an assumption
+// kept here so that a confirmed name is a one-line change.
 const (
-	StatusReceived  = "受付"   // a new order, the status seeded orders start in
-	StatusCompleted = "処理済み" // after POST /admin-api/v1/order/complete
+	StatusReceived        = "AWAITING_SHIPMENT" // assumed: paid, not yet processed; seeded orders start here
+	StatusAwaitingPayment = "AWAITING_PAYMENT"
+	StatusCompleted       = "COMPLETED" // 処理済み, after POST /admin-api/v1/order/complete
 )
 
 // Shipment statuses.
@@ -41,10 +44,13 @@ type Order struct {
 
 // Buyer is the buyer of an order.
 type Buyer struct {
-	LastName, FirstName string
-	Email, Phone        string
-	Zip                 string
-	Prefecture, Address string
+	LastName, FirstName         string
+	LastNameKana, FirstNameKana string
+	Email, Phone                string
+	Zip                         string
+	// Prefecture is the API's code for it, such as TOKYO.
+	Prefecture                   string
+	Address1, Address2, Address3 string
 }
 
 // Shipment is one shipment (発送先) of an order.
@@ -122,8 +128,9 @@ func NewOrder(orderNo string, orderedAt time.Time) Order {
 		UpdatedAt:     orderedAt,
 		GrandTotal:    3300,
 		PaymentStatus: PaymentReceived,
-		Buyer: Buyer{LastName: "山田", FirstName: "花子", Email: "hanako@example.jp", Phone: "03-0000-0000",
-			Zip: "100-0001", Prefecture: "東京都", Address: "千代田区千代田1-1"},
+		Buyer: Buyer{LastName: "山田", FirstName: "花子", LastNameKana: "ヤマダ", FirstNameKana: "ハナコ",
+			Email: "hanako@example.jp", Phone: "03-0000-0000", Zip: "100-0001", Prefecture: "TOKYO",
+			Address1: "千代田区千代田", Address2: "1-1"},
 		Shipments: []Shipment{{
 			ShipmentNo: 1,
 			Status:     ShipmentNotShipped,
