@@ -157,7 +157,7 @@ func TestTraceTree(t *testing.T) {
 		}
 		paths = append(paths, path)
 		for _, a := range s.Attributes() {
-			v := a.Value.Emit()
+			v := a.Value.String()
 			for _, secret := range []string{srv.ClientSecret, srv.ShopKey} {
 				if strings.Contains(v, secret) {
 					t.Errorf("span %s attribute %s holds a secret", s.Name(), a.Key)
@@ -183,7 +183,7 @@ func TestTraceTree(t *testing.T) {
 		}
 		attrs := map[string]string{}
 		for _, a := range s.Attributes() {
-			attrs[string(a.Key)] = a.Value.Emit()
+			attrs[string(a.Key)] = a.Value.String()
 		}
 		b, _ := json.Marshal(attrs)
 		if attrs["runner.records.read"] != "14" || attrs["runner.records.ok"] != "9" {

@@ -12,9 +12,8 @@ const (
 	shippingStatusPath = "/admin-api/v1/shipping/status" // 発送API
 	completePath       = "/admin-api/v1/order/complete"  // 受注ステータス変更(処理済)API
 
-	// pointStatusPath is the API that activates a buyer's points. Unconfirmed,
-	// so the connector never calls it and reports the points caveat instead.
-	pointStatusPath = ""
+	// The API that activates a buyer's points is unconfirmed, so the
+	// connector never calls one and reports the points caveat instead.
 
 	headerShopKey = "X-SHOP-KEY"
 

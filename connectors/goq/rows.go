@@ -165,7 +165,7 @@ func (s *Source) openFile(path string, info fileInfo) (*fileReader, error) {
 	fr := &fileReader{
 		f:      f,
 		name:   name,
-		sc:     newScanner(f, crOnly, 0),
+		sc:     newScanner(f, crOnly),
 		dec:    newDecoder(enc),
 		crOnly: crOnly,
 		loc:    s.loc,

@@ -27,7 +27,6 @@ type scanner struct {
 
 	buf  []byte // unread bytes are buf[pos:]
 	pos  int
-	off  int64 // the input offset of buf[0]
 	eof  bool
 	line int  // physical lines consumed so far
 	bom  bool // the input started with a UTF-8 byte order mark, which was skipped
@@ -61,8 +60,8 @@ func (e *errTooLong) Error() string {
 		e.line, e.what, e.max>>20)
 }
 
-func newScanner(r io.Reader, crOnly bool, start int64) *scanner {
-	return &scanner{r: r, crOnly: crOnly, buf: make([]byte, 0, 256<<10), off: start}
+func newScanner(r io.Reader, crOnly bool) *scanner {
+	return &scanner{r: r, crOnly: crOnly, buf: make([]byte, 0, 256<<10)}
 }
 
 // record is one record as the scanner splits it. Its slices are valid
@@ -95,7 +94,6 @@ func (s *scanner) fill() (bool, error) {
 	}
 	if s.pos > 0 {
 		n := copy(s.buf, s.buf[s.pos:])
-		s.off += int64(s.pos)
 		s.buf, s.pos = s.buf[:n], 0
 	}
 	if len(s.buf) == cap(s.buf) {
@@ -111,7 +109,7 @@ func (s *scanner) fill() (bool, error) {
 		}
 	}
 	s.buf = s.buf[:len(s.buf)+n]
-	if s.off == 0 && s.line == 0 && !s.bom && bytes.HasPrefix(s.buf, utf8BOM) {
+	if s.line == 0 && !s.bom && s.pos == 0 && bytes.HasPrefix(s.buf, utf8BOM) {
 		s.bom = true
 		s.pos += len(utf8BOM)
 	}
@@ -121,9 +119,6 @@ func (s *scanner) fill() (bool, error) {
 	}
 	return true, err
 }
-
-// offset is the input offset of the next unread byte.
-func (s *scanner) offset() int64 { return s.off + int64(s.pos) }
 
 // nextLine returns the next physical line without its line end (LF, or
 // CRLF), or io.EOF. The slice is valid until the next call.

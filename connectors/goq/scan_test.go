@@ -43,7 +43,7 @@ func splitWithCSV(data []byte) []string {
 
 // splitWithScanner is the same from the scanner.
 func splitWithScanner(data []byte) []string {
-	sc := newScanner(bytes.NewReader(data), false, 0)
+	sc := newScanner(bytes.NewReader(data), false)
 	var out []string
 	var rec record
 	for {

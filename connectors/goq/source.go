@@ -352,13 +352,6 @@ func location(s *engine.Settings) *time.Location {
 	return time.FixedZone("JST", 9*60*60)
 }
 
-func now(s *engine.Settings) time.Time {
-	if s != nil && s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
-
 // attrDiag is an error diagnostic pointing at the named attribute of body,
 // or at the body when the attribute is absent.
 func attrDiag(body hcl.Body, name, summary, detail string) *hcl.Diagnostic {

@@ -341,7 +341,7 @@ func scanFile(ctx context.Context, path string, crOnly bool, oi, ui int, visit f
 		return votes{}, fmt.Errorf("goq_csv: %w", err)
 	}
 	defer f.Close()
-	sc := newScanner(f, crOnly, 0)
+	sc := newScanner(f, crOnly)
 	sc.buf = make([]byte, 0, 1<<20)
 	sc.fields = max(oi, ui) + 1
 	var v votes
