@@ -83,12 +83,10 @@ func sniff(declared string, head []byte, complete bool) fileEnc {
 	return encIsCP932
 }
 
-// decoder turns raw cells into strings. It reuses its buffers; the strings
-// it returns are new (or the cell itself when it is ASCII).
+// decoder turns raw cells into strings. It reuses its buffer.
 type decoder struct {
 	enc fileEnc
 	t   transform.Transformer
-	src []byte
 	dst []byte
 }
 
@@ -98,15 +96,15 @@ func newDecoder(enc fileEnc) *decoder {
 
 // decide fixes the encoding of a file that was ASCII so far, from a
 // record's raw cells.
-func (d *decoder) decide(cells []string) {
+func (d *decoder) decide(cells [][]byte) {
 	if d.enc != encUnknown {
 		return
 	}
 	nonASCII := false
 	for _, c := range cells {
-		if !isASCII(c) {
+		if firstNonASCII(c) >= 0 {
 			nonASCII = true
-			if !utf8.ValidString(c) {
+			if !utf8.Valid(c) {
 				d.enc = encIsCP932
 				return
 			}
@@ -117,36 +115,35 @@ func (d *decoder) decide(cells []string) {
 	}
 }
 
-// cell decodes one raw cell.
-func (d *decoder) cell(raw string) (string, error) {
-	if isASCII(raw) {
-		return raw, nil
+// cell decodes one raw cell into a new string.
+func (d *decoder) cell(raw []byte) (string, error) {
+	if firstNonASCII(raw) < 0 {
+		return string(raw), nil
 	}
 	switch d.enc {
 	case encIsUTF8:
-		if !utf8.ValidString(raw) {
+		if !utf8.Valid(raw) {
 			return "", d.misencoded(raw)
 		}
-		return raw, nil
+		return string(raw), nil
 	case encIsCP932:
-		if looksUTF8String(raw) {
-			return "", fmt.Errorf("the cell is UTF-8 text (%q) in a CP932 file: it was saved in another encoding than the rest of the file; fix the export", engine.Clip(raw))
+		if looksUTF8(raw, false) {
+			return "", fmt.Errorf("the cell is UTF-8 text (%q) in a CP932 file: it was saved in another encoding than the rest of the file; fix the export", engine.Clip(string(raw)))
 		}
 	case encUnknown:
 		// decide was not called for this record; be safe.
-		if utf8.ValidString(raw) {
-			return raw, nil
+		if utf8.Valid(raw) {
+			return string(raw), nil
 		}
 	}
-	d.src = append(d.src[:0], raw...)
 	// A CP932 byte becomes at most 3 UTF-8 bytes (U+FFxx from one
 	// half-width katakana byte); two bytes become at most 3.
-	if need := 3 * len(d.src); cap(d.dst) < need {
+	if need := 3 * len(raw); cap(d.dst) < need {
 		d.dst = make([]byte, need)
 	}
 	d.dst = d.dst[:cap(d.dst)]
 	d.t.Reset()
-	n, _, err := d.t.Transform(d.dst, d.src, true)
+	n, _, err := d.t.Transform(d.dst, raw, true)
 	if err != nil {
 		return "", fmt.Errorf("cannot decode CP932: %w", err)
 	}
@@ -161,29 +158,12 @@ func (d *decoder) cell(raw string) (string, error) {
 
 // misencoded describes a cell that is not UTF-8 in a UTF-8 file, showing it
 // as CP932 when it reads as such.
-func (d *decoder) misencoded(raw string) error {
+func (d *decoder) misencoded(raw []byte) error {
 	cp := &decoder{enc: encIsCP932, t: d.t}
 	if s, err := cp.cell(raw); err == nil {
 		return fmt.Errorf("the cell is not UTF-8 like the rest of the file; it reads as CP932 text (%q): it was saved in another encoding; fix the export, or declare encoding = \"cp932\" if the whole file is Shift_JIS", engine.Clip(s))
 	}
 	return errors.New("the cell is not valid UTF-8 (declare encoding = \"cp932\" if the file is Shift_JIS)")
-}
-
-// looksUTF8String is looksUTF8 for a whole cell.
-func looksUTF8String(s string) bool {
-	wide := false
-	for _, r := range s {
-		if r == utf8.RuneError {
-			return false
-		}
-		if r >= utf8.RuneSelf {
-			if !japaneseRange(r) {
-				return false
-			}
-			wide = wide || utf8.RuneLen(r) >= 3
-		}
-	}
-	return wide
 }
 
 func isASCII(s string) bool {

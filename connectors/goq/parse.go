@@ -19,7 +19,7 @@ var errNotTime = errors.New("not a date or time")
 // parseStamp parses "yyyy-mm-dd", "yyyy/mm/dd", optionally followed by a
 // space (or "T") and "hh:mm" or "hh:mm:ss". hasTime reports whether a time
 // of day was present.
-func parseStamp(s string) (y, mo, d, h, mi, sec int, hasTime bool, err error) {
+func parseStamp[T string | []byte](s T) (y, mo, d, h, mi, sec int, hasTime bool, err error) {
 	s = trimSpace(s)
 	i := 0
 	num := func(min, max int) (int, bool) {
@@ -86,12 +86,12 @@ func parseStamp(s string) (y, mo, d, h, mi, sec int, hasTime bool, err error) {
 // isZeroDate reports whether s is the "no date" of database-backed
 // exports, 0000-00-00 with or without a zero time. It means unset, like an
 // empty cell.
-func isZeroDate(s string) bool {
+func isZeroDate[T string | []byte](s T) bool {
 	s = trimSpace(s)
-	if len(s) < 10 || (s[:10] != "0000-00-00" && s[:10] != "0000/00/00") {
+	if len(s) < 10 || (string(s[:10]) != "0000-00-00" && string(s[:10]) != "0000/00/00") {
 		return false
 	}
-	switch s[10:] {
+	switch string(s[10:]) {
 	case "", " 00:00", " 00:00:00", " 0:00", " 0:00:00":
 		return true
 	}
@@ -109,10 +109,10 @@ func (e *badValue) Error() string {
 }
 
 // parseTime parses a GoQ timestamp (or a bare date, as midnight) in loc.
-func parseTime(s string, loc *time.Location) (time.Time, error) {
+func parseTime[T string | []byte](s T, loc *time.Location) (time.Time, error) {
 	y, mo, d, h, mi, sec, _, err := parseStamp(s)
 	if err != nil {
-		return time.Time{}, &badValue{s, "a time (want 2026-11-21 14:03:11, 2026/11/21 14:03 or 2026-11-21)"}
+		return time.Time{}, &badValue{string(s), "a time (want 2026-11-21 14:03:11, 2026/11/21 14:03 or 2026-11-21)"}
 	}
 	return time.Date(y, time.Month(mo), d, h, mi, sec, 0, loc), nil
 }
@@ -120,10 +120,10 @@ func parseTime(s string, loc *time.Location) (time.Time, error) {
 // parseDate parses a GoQ date in loc. A trailing midnight ("2026/11/21
 // 0:00", as Excel writes dates) is tolerated; any other time of day is an
 // error, because a date column with times means the mapping is wrong.
-func parseDate(s string, loc *time.Location) (time.Time, error) {
+func parseDate[T string | []byte](s T, loc *time.Location) (time.Time, error) {
 	y, mo, d, h, mi, sec, _, err := parseStamp(s)
 	if err != nil || h != 0 || mi != 0 || sec != 0 {
-		return time.Time{}, &badValue{s, "a date (want 2026-11-21 or 2026/11/21)"}
+		return time.Time{}, &badValue{string(s), "a date (want 2026-11-21 or 2026/11/21)"}
 	}
 	return time.Date(y, time.Month(mo), d, 0, 0, 0, 0, loc), nil
 }
@@ -141,7 +141,7 @@ func daysIn(y, m int) int {
 	return 31
 }
 
-func trimSpace(s string) string {
+func trimSpace[T string | []byte](s T) T {
 	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
 		s = s[1:]
 	}

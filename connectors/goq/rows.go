@@ -78,7 +78,7 @@ func (r *Rows) Next(ctx context.Context, rec engine.Record) (engine.Meta, error)
 			continue
 		}
 		if err == nil && r.sv.dup != nil {
-			if _, repeated := r.sv.dup[orderHash([]byte(r.cur.rawOrder))]; repeated {
+			if _, repeated := r.sv.dup[orderHash(r.cur.rawOrder)]; repeated {
 				w, ok := r.sv.winners[r.cur.orderNo]
 				if ok && (int(w.file) != r.fileIdx || int(w.line) != r.cur.lastLine) {
 					meta.Skip = fmt.Sprintf("superseded by %s:%d (updated %s)",
@@ -125,7 +125,7 @@ type fileReader struct {
 	name    string // base name, for positions
 	sc      *scanner
 	raw     record   // the record read last
-	cells   []string // its cells
+	cells   [][]byte // its cells, valid until the next read
 	dec     *decoder
 	idx     [nCols]int    // column of each field; -1 when absent
 	headers [nCols]string // the header of each field's column, as the file names it
@@ -136,7 +136,7 @@ type fileReader struct {
 	loc      *time.Location
 	pos      []byte // "name:" followed by scratch space for the line number
 	orderNo  string // the last record's order_no
-	rawOrder string // and its raw cell
+	rawOrder []byte // and its raw cell, valid until the next read
 	lastLine int    // and its first line
 	cache    [nCols]map[string]any
 }
@@ -183,10 +183,10 @@ func (s *Source) openFile(path string, info fileInfo) (*fileReader, error) {
 	return fr, nil
 }
 
-// read reads the next record and returns its cells (valid until the next
-// read) and first line. A malformed record comes back as its
-// *csv.ParseError.
-func (fr *fileReader) read() ([]string, int, error) {
+// read reads the next record and returns its cells (raw bytes, valid until
+// the next read: only the cells the job needs become strings) and first
+// line. A malformed record comes back as its *csv.ParseError.
+func (fr *fileReader) read() ([][]byte, int, error) {
 	if err := fr.sc.next(&fr.raw); err != nil {
 		var tl *errTooLong
 		if errors.As(err, &tl) {
@@ -200,12 +200,10 @@ func (fr *fileReader) read() ([]string, int, error) {
 	if fr.raw.err != nil {
 		return nil, fr.raw.line, fr.raw.err
 	}
-	// One string holds the record; the cells are slices of it.
-	str := string(fr.raw.buf)
 	fr.cells = fr.cells[:0]
 	prev := 0
 	for _, end := range fr.raw.ends {
-		fr.cells = append(fr.cells, str[prev:end])
+		fr.cells = append(fr.cells, fr.raw.buf[prev:end:end])
 		prev = end + 1
 	}
 	return fr.cells, fr.raw.line, nil
@@ -228,7 +226,7 @@ func (fr *fileReader) readHeader(s *Source) error {
 	if s.encoding == encAuto && !fr.sc.bom {
 		enc := encIsUTF8
 		for _, c := range cells {
-			if !utf8.ValidString(c) {
+			if !utf8.Valid(c) {
 				enc = encIsCP932
 			}
 		}
@@ -320,18 +318,18 @@ func (fr *fileReader) next(rec engine.Record) (engine.Meta, error) {
 
 // fill decodes the cells the schema maps. An empty cell leaves its field
 // unset.
-func (fr *fileReader) fill(rec engine.Record, cells []string) error {
+func (fr *fileReader) fill(rec engine.Record, cells [][]byte) error {
 	fr.dec.decide(cells)
-	fr.orderNo, fr.rawOrder = "", ""
+	fr.orderNo, fr.rawOrder = "", nil
 	var errs []string
 	for i := range columns {
 		c := fr.idx[i]
-		if c < 0 || cells[c] == "" {
+		if c < 0 || len(cells[c]) == 0 {
 			continue
 		}
 		raw := cells[c]
 		if m := fr.cache[i]; m != nil {
-			if v, ok := m[raw]; ok {
+			if v, ok := m[string(raw)]; ok {
 				if v != nil {
 					rec[columns[i].field] = v
 				}
@@ -347,7 +345,7 @@ func (fr *fileReader) fill(rec engine.Record, cells []string) error {
 			fr.orderNo, fr.rawOrder = v.(string), raw
 		}
 		if m := fr.cache[i]; m != nil && len(m) < maxInterned {
-			m[strings.Clone(raw)] = v
+			m[string(raw)] = v
 		}
 		if v != nil {
 			rec[columns[i].field] = v
@@ -360,7 +358,7 @@ func (fr *fileReader) fill(rec engine.Record, cells []string) error {
 }
 
 // value decodes one non-empty cell; nil means unset.
-func (fr *fileReader) value(i int, raw string) (any, error) {
+func (fr *fileReader) value(i int, raw []byte) (any, error) {
 	var v any
 	var err error
 	switch columns[i].kind {
@@ -381,7 +379,7 @@ func (fr *fileReader) value(i int, raw string) (any, error) {
 		var bv *badValue
 		if errors.As(err, &bv) && !isASCII(bv.text) {
 			// Show the cell as a person sees it, not as CP932 bytes.
-			if d, derr := fr.dec.cell(bv.text); derr == nil {
+			if d, derr := fr.dec.cell([]byte(bv.text)); derr == nil {
 				bv.text = d
 			}
 		}
@@ -411,9 +409,9 @@ func (fr *fileReader) close() error {
 	return nil
 }
 
-func blank(cells []string) bool {
+func blank(cells [][]byte) bool {
 	for _, c := range cells {
-		if c != "" {
+		if len(c) != 0 {
 			return false
 		}
 	}

@@ -144,13 +144,13 @@ func (s *Source) survey(ctx context.Context, files []string) (*surveyResult, err
 			if _, ok := dup[orderHash(order)]; !ok {
 				return
 			}
-			key, err := dec.cell(string(order))
+			key, err := dec.cell(order)
 			if err != nil || key == "" {
 				return // the second pass reports the row
 			}
 			u := int64(math.MinInt64)
 			if updated != nil {
-				if t, err := parseTime(string(updated), s.loc); err == nil {
+				if t, err := parseTime(updated, s.loc); err == nil {
 					u = t.Unix()
 				}
 			}
