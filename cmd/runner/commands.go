@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	udiff "github.com/aymanbagabas/go-udiff"
 	"github.com/hashicorp/hcl/v2"
-	"github.com/pmezard/go-difflib/difflib"
 
 	"github.com/goqsync/runner/engine"
 )
@@ -187,11 +187,7 @@ func (c *cli) fmt(ctx context.Context, args []string) int {
 			continue
 		}
 		if *diff {
-			ud, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-				A: difflib.SplitLines(string(src)), B: difflib.SplitLines(string(out)),
-				FromFile: name, ToFile: name + " (formatted)", Context: 3,
-			})
-			fmt.Fprint(c.stdout, ud)
+			fmt.Fprint(c.stdout, udiff.Unified(name, name+" (formatted)", string(src), string(out)))
 		}
 		if *check {
 			fmt.Fprintln(c.stdout, name)
