@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,15 +38,25 @@ func FuzzLoad(f *testing.F) {
 			t.Fatal(err)
 		}
 		cfg, diags := engine.Load([]string{path}, engine.LoadOptions{Registry: reg, LookupEnv: func(string) (string, bool) { return "", false }})
-		if cfg == nil {
-			t.Fatal("nil config")
-		}
-		if !diags.HasErrors() && len(cfg.Jobs) == 0 {
-			t.Fatal("no errors and no jobs")
+		for _, d := range diags {
+			if d.Summary == "" {
+				t.Fatalf("diagnostic without a summary: %#v", d)
+			}
 		}
 		var sink discard
 		cfg.DiagWriter().WriteText(&sink, diags)
-		engine.Format(src, path)
+		// Formatting what parses is idempotent: fmt -check passes on fmt's output.
+		once, fdiags := engine.Format(src, path)
+		if fdiags.HasErrors() {
+			return
+		}
+		twice, fdiags := engine.Format(once, path)
+		if fdiags.HasErrors() {
+			t.Fatalf("formatted source does not parse: %s\n%s", fdiags, once)
+		}
+		if !bytes.Equal(once, twice) {
+			t.Fatalf("formatting is not idempotent:\n--- once\n%s\n--- twice\n%s", once, twice)
+		}
 	})
 }
 

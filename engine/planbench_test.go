@@ -14,7 +14,7 @@ import (
 
 // BenchmarkPlanExport plans a large GoQ export with the seed job, as
 // runner plan does, to a discarded output: set PLAN_EXPORT to the file
-// (connectors/goq's TestWriteExport writes a 1,000,000-row one).
+// (go run ./connectors/goq/goqtest/genexport writes a 1,000,000-row one).
 func BenchmarkPlanExport(b *testing.B) {
 	path := os.Getenv("PLAN_EXPORT")
 	if path == "" {

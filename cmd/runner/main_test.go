@@ -118,8 +118,17 @@ func TestFmtIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if out, code := invoke(t, env(), "fmt", "-check", "../../examples"); code != 0 {
+	// The copies, not the originals: fmt -check must not write, and the
+	// examples must come back byte for byte.
+	if out, code := invoke(t, env(), "fmt", "-check", dir); code != 0 {
 		t.Fatalf("examples are not formatted:\n%s", out)
+	}
+	for _, f := range files {
+		orig, _ := os.ReadFile(f)
+		copied, _ := os.ReadFile(filepath.Join(dir, filepath.Base(f)))
+		if !bytes.Equal(orig, copied) {
+			t.Errorf("fmt -check changed %s", filepath.Base(f))
+		}
 	}
 	// A messy copy formats, then formats to itself.
 	messy := filepath.Join(dir, "messy.hcl")
@@ -131,10 +140,20 @@ func TestFmtIdempotent(t *testing.T) {
 	if _, code := invoke(t, env(), "fmt", "-check", messy); code != 0 {
 		t.Fatalf("second fmt would change the file:\n%s", once)
 	}
+	// -diff shows the change as a unified diff and leaves the file alone.
+	os.WriteFile(messy, []byte("job \"x\" {\nsource \"goq_csv\" {\npath=\"a.csv\"\n}\n}\n"), 0o644)
+	out, code := invoke(t, env(), "fmt", "-diff", messy)
+	wantDiff := "--- " + messy + "\n+++ " + messy + " (formatted)\n@@ -1,5 +1,5 @@\n job \"x\" {\n-source \"goq_csv\" {\n-path=\"a.csv\"\n-}\n+  source \"goq_csv\" {\n+    path = \"a.csv\"\n+  }\n }\n"
+	if code != 0 || !strings.Contains(out, "--- stdout\n"+wantDiff+"--- stderr\n") {
+		t.Errorf("fmt -diff: exit %d\n%s\nwant\n%s", code, out, wantDiff)
+	}
+	if b, _ := os.ReadFile(messy); !strings.HasPrefix(string(b), "job \"x\" {\nsource") {
+		t.Error("fmt -diff wrote the file")
+	}
 	// A file that does not parse is refused and left alone.
 	broken := filepath.Join(dir, "broken.hcl")
 	os.WriteFile(broken, []byte("job \"x\" {\n"), 0o644)
-	out, code := invoke(t, env(), "fmt", broken)
+	out, code = invoke(t, env(), "fmt", broken)
 	if code != 1 || !strings.Contains(out, "does not parse") {
 		t.Fatalf("broken file: exit %d\n%s", code, out)
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/hcl/v2"
 	"golang.org/x/text/encoding/japanese"
 
 	"github.com/goqsync/runner/engine"
@@ -221,7 +220,6 @@ key = ["k"]
 			t.Errorf("no %q diagnostic in %q", w, got)
 		}
 	}
-	var _ hcl.Diagnostics = diags
 }
 
 func TestRegister(t *testing.T) {
