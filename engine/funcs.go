@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
-	"golang.org/x/text/width"
 )
 
 // clock is a job's notion of "now". Every helper that depends on the date
@@ -186,15 +185,27 @@ func toInt(v any) (int, error) {
 	return 0, fmt.Errorf("want a whole number of days, got %T", v)
 }
 
-// hankaku narrows full-width characters. Most cells are ASCII already,
-// and returning those as they are saves the transformer's buffers.
+// hankaku turns full-width letters, digits and symbols (U+FF01–U+FF5E)
+// and the ideographic space into their ASCII forms. Katakana stay as they
+// are: half-width katakana in a carrier name or an address is a mistake,
+// not a normal form. Most cells are ASCII already and are returned as is.
 func hankaku(s string) string {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
-			return width.Narrow.String(s)
+			return strings.Map(narrowASCII, s)
 		}
 	}
 	return s
+}
+
+func narrowASCII(r rune) rune {
+	switch {
+	case r >= 0xFF01 && r <= 0xFF5E:
+		return r - 0xFF01 + '!'
+	case r == 0x3000:
+		return ' '
+	}
+	return r
 }
 
 // ymd formats t's date as yyyy-mm-dd; it runs for most mapped records, and

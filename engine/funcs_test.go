@@ -50,6 +50,11 @@ func TestHelpers(t *testing.T) {
 		{"ymd(date(s))", map[string]any{"s": "2026/11/21"}, "2026-11-21"},
 		{"date(s)", map[string]any{"s": ""}, nil},
 		{"hankaku(s)", map[string]any{"s": "１２３４－ＡＢ"}, "1234-AB"},
+		// Letters, digits and symbols only: katakana and kanji stay full-width.
+		{"hankaku(s)", map[string]any{"s": "ヤマト運輸　ＡＢ－１２３！～"}, "ヤマト運輸 AB-123!~"},
+		{"hankaku(s)", map[string]any{"s": "ﾔﾏﾄ（ｶﾞ）"}, "ﾔﾏﾄ(ｶﾞ)"},
+		{"hankaku(s)", map[string]any{"s": "ａｚＡＺ０９＃＄％＆＠［＼］＾＿｀｛｜｝"}, "azAZ09#$%&@[\\]^_`{|}"},
+		{"hankaku(s)", map[string]any{"s": "plain"}, "plain"},
 		{"first(s)", map[string]any{"s": " 111122223333 ,444455556666"}, "111122223333"},
 		{"first(s)", map[string]any{"s": ""}, nil},
 		{"first(s)", map[string]any{"s": "１２３、456"}, "１２３"},
