@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"sort"
+	// Asia/Tokyo must load in a container without a zoneinfo database.
+	_ "time/tzdata"
 
 	"github.com/goqsync/runner/connectors/futureshop"
 	"github.com/goqsync/runner/connectors/goq"

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -159,5 +160,17 @@ func TestFmtIdempotent(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(broken); string(b) != "job \"x\" {\n" {
 		t.Fatal("fmt changed a file that does not parse")
+	}
+}
+
+// TestTimeZoneDataLinked: the binary carries its own zone database, so
+// Asia/Tokyo loads in a minimal container.
+func TestTimeZoneDataLinked(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	if !strings.Contains("\n"+string(out), "\ntime/tzdata\n") {
+		t.Error("runner does not link time/tzdata")
 	}
 }
