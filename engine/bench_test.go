@@ -18,7 +18,7 @@ func loadSeedJob(tb testing.TB) *engine.Job {
 	futureshop.Register(reg)
 	now, _ := time.Parse(time.RFC3339, "2026-11-28T10:00:00+09:00")
 	cfg, diags := engine.Load([]string{"../examples/goq-to-futureshop.hcl"}, engine.LoadOptions{
-		Registry: reg, Vars: []string{"goq_export=../testdata/orders-sample.csv"}, Now: now,
+		Registry: reg, Vars: []engine.VarArg{{Value: "goq_export=../testdata/orders-sample.csv"}}, Now: now,
 		LookupEnv: func(string) (string, bool) { return "", false },
 	})
 	if diags.HasErrors() {

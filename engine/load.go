@@ -24,15 +24,27 @@ const VarFileSuffix = ".vars.hcl"
 // LoadOptions says how to load job files.
 type LoadOptions struct {
 	Registry *Registry
-	// Vars are -var arguments, "name=value", applied after VarFiles.
-	Vars []string
-	// VarFiles are -var-file paths: HCL files of name = value.
-	VarFiles []string
+	// Vars are the -var and -var-file arguments in command-line order; a
+	// later one wins, as in Terraform. RUNNER_VAR_name environment
+	// variables (read through LookupEnv) come before all of them.
+	Vars []VarArg
 	// LookupEnv reads the environment for env("NAME"); os.LookupEnv when nil.
 	LookupEnv func(string) (string, bool)
 	// Now pins the clock; the zero value means the wall clock at each run.
 	Now time.Time
 }
+
+// VarArg is one -var or -var-file argument.
+type VarArg struct {
+	// File marks a -var-file path: an HCL file of name = value.
+	File bool
+	// Value is "name=value" for -var, the path for -var-file.
+	Value string
+}
+
+// VarEnvPrefix starts the environment variables that set variables:
+// RUNNER_VAR_goq_export=FILE sets goq_export (Terraform's TF_VAR_).
+const VarEnvPrefix = "RUNNER_VAR_"
 
 // Config is a loaded, compiled set of job files.
 type Config struct {
@@ -285,8 +297,9 @@ func decodeVariables(blocks []*hcl.Block) ([]*variable, hcl.Diagnostics) {
 	return out, diags
 }
 
-// variableValues gathers -var-file and -var values, Terraform's way: files
-// first, then -var arguments in order, the last one winning.
+// variableValues gathers variable values, Terraform's way: RUNNER_VAR_
+// environment variables first, then -var and -var-file arguments in the
+// order given, the last one winning.
 func variableValues(parser *hclparse.Parser, vars []*variable, opts LoadOptions) (map[string]cty.Value, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	byName := map[string]*variable{}
@@ -314,16 +327,16 @@ func variableValues(parser *hclparse.Parser, vars []*variable, opts LoadOptions)
 		}
 		out[name] = cv
 	}
-	for _, path := range opts.VarFiles {
+	varFile := func(path string) {
 		src, d := readBounded(path)
 		diags = append(diags, d...)
 		if d.HasErrors() {
-			continue
+			return
 		}
 		f, d := parser.ParseHCL(src, path)
 		diags = append(diags, d...)
 		if d.HasErrors() {
-			continue
+			return
 		}
 		attrs, d := f.Body.JustAttributes()
 		diags = append(diags, d...)
@@ -335,38 +348,55 @@ func variableValues(parser *hclparse.Parser, vars []*variable, opts LoadOptions)
 			}
 		}
 	}
-	for _, arg := range opts.Vars {
-		name, raw, ok := strings.Cut(arg, "=")
-		if !ok {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("-var %q: want name=value", arg)})
-			continue
-		}
-		name = strings.TrimSpace(name)
+	// raw sets a variable from text: a string as it is, any other type as
+	// an HCL expression, as Terraform reads -var and TF_VAR_.
+	raw := func(name, raw, label, src string) {
 		if len(raw) > MaxValueBytes {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("-var %s: value too large", name),
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("%s: value too large", src),
 				Detail: fmt.Sprintf("the value is %d bytes; a -var value may hold at most %d (use a -var-file)", len(raw), MaxValueBytes)})
-			continue
+			return
 		}
 		v, ok := byName[name]
 		if !ok || v.typ == cty.String {
-			set(name, cty.StringVal(raw), nil, "-var")
-			continue
+			set(name, cty.StringVal(raw), nil, label)
+			return
 		}
-		// Non-string values are HCL expressions, as in Terraform.
-		if d := checkNesting([]byte(raw), "-var "+name, hcl.InitialPos); d.HasErrors() {
+		if d := checkNesting([]byte(raw), src, hcl.InitialPos); d.HasErrors() {
 			diags = append(diags, d...)
-			continue
+			return
 		}
-		expr, d := hclsyntax.ParseExpression([]byte(raw), "-var "+name, hcl.InitialPos)
+		expr, d := hclsyntax.ParseExpression([]byte(raw), src, hcl.InitialPos)
 		if d.HasErrors() {
 			diags = append(diags, d...)
-			continue
+			return
 		}
 		val, d := expr.Value(nil)
 		diags = append(diags, d...)
 		if !d.HasErrors() {
-			set(name, val, nil, "-var")
+			set(name, val, nil, label)
 		}
+	}
+	lookup := opts.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	for _, v := range vars {
+		if val, ok := lookup(VarEnvPrefix + v.name); ok {
+			raw(v.name, val, VarEnvPrefix+v.name, VarEnvPrefix+v.name)
+		}
+	}
+	for _, arg := range opts.Vars {
+		if arg.File {
+			varFile(arg.Value)
+			continue
+		}
+		name, val, ok := strings.Cut(arg.Value, "=")
+		if !ok {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("-var %q: want name=value", arg.Value)})
+			continue
+		}
+		name = strings.TrimSpace(name)
+		raw(name, val, "-var", "-var "+name)
 	}
 	return out, diags
 }

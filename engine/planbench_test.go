@@ -25,7 +25,7 @@ func BenchmarkPlanExport(b *testing.B) {
 	futureshop.Register(reg)
 	now, _ := time.Parse(time.RFC3339, "2026-11-28T10:00:00+09:00")
 	cfg, diags := engine.Load([]string{"../examples/goq-to-futureshop.hcl"}, engine.LoadOptions{
-		Registry: reg, Vars: []string{"goq_export=" + path}, Now: now,
+		Registry: reg, Vars: []engine.VarArg{{Value: "goq_export=" + path}}, Now: now,
 		LookupEnv: func(string) (string, bool) { return "", false },
 	})
 	if diags.HasErrors() {

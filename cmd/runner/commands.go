@@ -17,18 +17,25 @@ import (
 	"github.com/goqsync/runner/engine"
 )
 
-// stringList is a repeatable flag.
-type stringList []string
+// varFlag is -var or -var-file: both append to one list, so they apply
+// in command-line order.
+type varFlag struct {
+	list *[]engine.VarArg
+	file bool
+}
 
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+func (f varFlag) String() string { return "" }
+func (f varFlag) Set(v string) error {
+	*f.list = append(*f.list, engine.VarArg{File: f.file, Value: v})
+	return nil
+}
 
 // jobFlags are the flags of every command that loads job files.
 type jobFlags struct {
-	vars, varFiles stringList
-	now            string
-	job            string
-	json           bool
+	vars []engine.VarArg
+	now  string
+	job  string
+	json bool
 }
 
 func (c *cli) flagSet(name, args string, jf *jobFlags, withJob bool) *flag.FlagSet {
@@ -41,8 +48,8 @@ func (c *cli) flagSet(name, args string, jf *jobFlags, withJob bool) *flag.FlagS
 	if jf == nil {
 		return fs
 	}
-	fs.Var(&jf.vars, "var", "set a variable: -var name=value (repeatable)")
-	fs.Var(&jf.varFiles, "var-file", "read variables from an HCL file of name = value (repeatable)")
+	fs.Var(varFlag{list: &jf.vars}, "var", "set a variable: -var name=value (repeatable)")
+	fs.Var(varFlag{list: &jf.vars, file: true}, "var-file", "read variables from an HCL file of name = value (repeatable)")
 	fs.StringVar(&jf.now, "now", "", "pin the clock, RFC 3339 (2026-11-28T10:00:00+09:00)")
 	fs.BoolVar(&jf.json, "json", false, "write JSON for machines")
 	if withJob {
@@ -54,7 +61,7 @@ func (c *cli) flagSet(name, args string, jf *jobFlags, withJob bool) *flag.FlagS
 // load reads job files and prints their diagnostics. ok is false when
 // there were errors.
 func (c *cli) load(paths []string, jf *jobFlags, quiet bool) (*engine.Config, hcl.Diagnostics, bool) {
-	opts := engine.LoadOptions{Registry: registry(), Vars: jf.vars, VarFiles: jf.varFiles, LookupEnv: c.lookupEnv}
+	opts := engine.LoadOptions{Registry: registry(), Vars: jf.vars, LookupEnv: c.lookupEnv}
 	if jf.now != "" {
 		now, err := parseNow(jf.now)
 		if err != nil {

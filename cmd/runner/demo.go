@@ -27,7 +27,7 @@ func (c *cli) demo(ctx context.Context, args []string) int {
 	if jf.now == "" {
 		jf.now = demoNow
 	}
-	jf.vars = append(stringList{"goq_export=" + *export}, jf.vars...)
+	jf.vars = append([]engine.VarArg{{Value: "goq_export=" + *export}}, jf.vars...)
 
 	srv := futureshoptest.NewServer()
 	defer srv.Close()
