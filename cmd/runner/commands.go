@@ -42,7 +42,7 @@ func (c *cli) flagSet(name, args string, jf *jobFlags, withJob bool) *flag.FlagS
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "usage: runner %s [flags] %s\n", name, args)
+		fmt.Fprintf(fs.Output(), "usage: runner %s [flags] %s\n", name, args)
 		fs.PrintDefaults()
 	}
 	if jf == nil {
@@ -56,6 +56,43 @@ func (c *cli) flagSet(name, args string, jf *jobFlags, withJob bool) *flag.FlagS
 		fs.StringVar(&jf.job, "job", "", "the job to use when the files hold several")
 	}
 	return fs
+}
+
+// parse parses a command's flags. ok is false when the command should end
+// with code: -h prints the command's help on stdout and exits 0, a
+// mistake prints it on stderr and exits 2. A flag after the paths is named
+// as such: the flag package would take it for a path.
+func (c *cli) parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	var help bytes.Buffer
+	fs.SetOutput(&help)
+	err := fs.Parse(args)
+	fs.SetOutput(c.stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		c.stdout.Write(help.Bytes())
+		return exitOK, false
+	case err != nil:
+		c.stderr.Write(help.Bytes())
+		return exitConfig, false
+	}
+	for _, a := range fs.Args() {
+		name, isFlag := strings.CutPrefix(a, "-")
+		if !isFlag || name == "" {
+			continue
+		}
+		name, _, _ = strings.Cut(strings.TrimPrefix(name, "-"), "=")
+		if name == "h" || name == "help" {
+			fs.SetOutput(c.stdout)
+			fs.Usage()
+			fs.SetOutput(c.stderr)
+			return exitOK, false
+		}
+		if fs.Lookup(name) != nil {
+			fmt.Fprintf(c.stderr, "runner %s: flags come before paths: put %s before %s\n", fs.Name(), a, fs.Arg(0))
+			return exitConfig, false
+		}
+	}
+	return 0, true
 }
 
 // load reads job files and prints their diagnostics. ok is false when
@@ -91,8 +128,8 @@ func (c *cli) validate(ctx context.Context, args []string) int {
 	var jf jobFlags
 	fs := c.flagSet("validate", "[PATH...]", &jf, false)
 	strict := fs.Bool("strict", false, "treat warnings as errors")
-	if fs.Parse(args) != nil {
-		return exitConfig
+	if code, ok := c.parse(fs, args); !ok {
+		return code
 	}
 	paths := fs.Args()
 	if len(paths) == 0 {
@@ -163,8 +200,8 @@ func (c *cli) fmt(ctx context.Context, args []string) int {
 	fs := c.flagSet("fmt", "[PATH...]", nil, false)
 	check := fs.Bool("check", false, "only report files that are not formatted; exit 1 if any")
 	diff := fs.Bool("diff", false, "print the changes as a unified diff")
-	if fs.Parse(args) != nil {
-		return exitConfig
+	if code, ok := c.parse(fs, args); !ok {
+		return code
 	}
 	paths := fs.Args()
 	if len(paths) == 0 {
@@ -288,12 +325,9 @@ func writeFileAtomic(name string, data []byte) error {
 
 // runnableJobs parses a command's flags, loads the files its arguments
 // name, and returns the jobs it acts on (-job, or all), once everything
-// they need to plan (*needDest false) or run (true) is there. needDest is
-// read after the flags are parsed, so a flag can set it.
-func (c *cli) runnableJobs(fs *flag.FlagSet, args []string, jf *jobFlags, needDest *bool) (*engine.Config, []*engine.Job, bool) {
-	if fs.Parse(args) != nil {
-		return nil, nil, false
-	}
+// they need to plan (*needDest false) or run (true) is there. The caller
+// has parsed fs, so a flag can set needDest.
+func (c *cli) runnableJobs(fs *flag.FlagSet, jf *jobFlags, needDest *bool) (*engine.Config, []*engine.Job, bool) {
 	if fs.NArg() == 0 {
 		fs.Usage()
 		return nil, nil, false
@@ -354,7 +388,10 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 	force := fs.Bool("force", false, "show records the last export already sent as to send")
 	noLedger := fs.Bool("no-ledger", false, "ignore what earlier runs recorded")
 	compare := fs.Bool("compare", false, "read the destination's current values and mark what each record would change (needs its credentials)")
-	_, jobs, ok := c.runnableJobs(fs, args, &jf, compare)
+	if code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	_, jobs, ok := c.runnableJobs(fs, &jf, compare)
 	if !ok {
 		return exitConfig
 	}
@@ -388,7 +425,10 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	lockWait := fs.Duration("lock-timeout", 0, "how long to wait for another run of the job to finish (0: do not wait)")
 	timeout := fs.Duration("timeout", 0, "the run's deadline: past it, stop after the batch in flight (0: none)")
 	needDest := true
-	_, jobs, ok := c.runnableJobs(fs, args, &jf, &needDest)
+	if code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	_, jobs, ok := c.runnableJobs(fs, &jf, &needDest)
 	if !ok {
 		return exitConfig
 	}

@@ -21,8 +21,8 @@ func (c *cli) demo(ctx context.Context, args []string) int {
 	fs := c.flagSet("demo", "", &jf, false)
 	jobFile := fs.String("file", "examples/goq-to-futureshop.hcl", "the job file to run")
 	export := fs.String("export", "testdata/orders-sample.csv", "the GoQ export to read")
-	if fs.Parse(args) != nil {
-		return exitConfig
+	if code, ok := c.parse(fs, args); !ok {
+		return code
 	}
 	if jf.now == "" {
 		jf.now = demoNow

@@ -12,6 +12,7 @@ import (
 	"github.com/goqsync/runner/connectors/futureshop"
 	"github.com/goqsync/runner/connectors/goq"
 	"github.com/goqsync/runner/engine"
+	"github.com/goqsync/runner/version"
 )
 
 // Exit codes.
@@ -71,8 +72,20 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	}
 	f, ok := commands[cmd]
 	switch {
-	case cmd == "help" || cmd == "-h" || cmd == "-help" || cmd == "--help":
+	case cmd == "help" && len(rest) > 0:
+		// runner help COMMAND is runner COMMAND -h.
+		if g, ok := commands[rest[0]]; ok {
+			return g(ctx, []string{"-h"})
+		}
+		fmt.Fprintf(stderr, "runner help: unknown command %q\n", rest[0])
 		c.usage()
+		return exitConfig
+	case cmd == "help" || cmd == "-h" || cmd == "-help" || cmd == "--help":
+		c.stderr = stdout
+		c.usage()
+		return exitOK
+	case cmd == "version" || cmd == "-version" || cmd == "--version":
+		fmt.Fprintln(stdout, "runner", version.Current())
 		return exitOK
 	case !ok:
 		fmt.Fprintf(stderr, "runner: unknown command %q", cmd)
@@ -110,8 +123,10 @@ commands:
   failures [JOB]            records parked after a failure that retrying cannot fix
   retry JOB [KEY...]        send parked records again on the next run
   unlock JOB                release the lock of a job whose run died
+  version                   the module version, VCS revision and Go version
+  help [COMMAND]            this text, or a command's flags
 
-Flags come before paths; "runner COMMAND -h" lists a command's flags.
+Flags come before paths; "runner help COMMAND" lists a command's flags.
 `)
 }
 

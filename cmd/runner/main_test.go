@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/goqsync/runner/version"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -172,5 +174,52 @@ func TestTimeZoneDataLinked(t *testing.T) {
 	}
 	if !strings.Contains("\n"+string(out), "\ntime/tzdata\n") {
 		t.Error("runner does not link time/tzdata")
+	}
+}
+
+// TestHelpAndVersion: help goes to stdout with exit 0, once; a flag after
+// the paths is named as such; version names the build.
+func TestHelpAndVersion(t *testing.T) {
+	tests := []struct {
+		args       []string
+		code       int
+		stdout     string // a line the output must hold
+		stderr     string
+		onceStdout string // must appear exactly once in stdout
+	}{
+		{args: []string{"validate", "-h"}, stdout: "usage: runner validate [flags] [PATH...]", onceStdout: "usage:"},
+		{args: []string{"retry", "-h"}, stdout: "usage: runner retry [flags] JOB [KEY...]", onceStdout: "usage:"},
+		{args: []string{"plan", "-help"}, stdout: "-compare", onceStdout: "usage:"},
+		{args: []string{"help", "run"}, stdout: "usage: runner run [flags] PATH...", onceStdout: "usage:"},
+		{args: []string{"help"}, stdout: "help [COMMAND]"},
+		{args: []string{"validate", "../../examples", "-h"}, stdout: "usage: runner validate", onceStdout: "usage:"},
+		{args: []string{"help", "nope"}, code: exitConfig, stderr: `runner help: unknown command "nope"`},
+		{args: []string{"validate", "../../examples", "-json"}, code: exitConfig, stderr: "runner validate: flags come before paths: put -json before ../../examples"},
+		{args: []string{"plan", "x.hcl", "-var=a=b"}, code: exitConfig, stderr: "flags come before paths: put -var=a=b before x.hcl"},
+		{args: []string{"retry", "-nope"}, code: exitConfig, stderr: "flag provided but not defined: -nope"},
+		{args: []string{"retry"}, code: exitConfig, stderr: "usage: runner retry"},
+		{args: []string{"version"}, stdout: "runner " + version.Current().String()},
+		{args: []string{"-version"}, stdout: "runner " + version.Current().String()},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := runMain(context.Background(), tt.args, &out, &errb, env())
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, out.String(), errb.String())
+			}
+			if !strings.Contains(out.String(), tt.stdout) {
+				t.Errorf("stdout lacks %q:\n%s", tt.stdout, out.String())
+			}
+			if !strings.Contains(errb.String(), tt.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.stderr, errb.String())
+			}
+			if tt.code == 0 && errb.Len() != 0 {
+				t.Errorf("stderr is not empty:\n%s", errb.String())
+			}
+			if tt.onceStdout != "" && strings.Count(out.String(), tt.onceStdout) != 1 {
+				t.Errorf("%q appears %d times:\n%s", tt.onceStdout, strings.Count(out.String(), tt.onceStdout), out.String())
+			}
+		})
 	}
 }

@@ -27,7 +27,10 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 	var jf jobFlags
 	fs := c.flagSet("serve", "PATH...", &jf, false)
 	needDest := true
-	cfg, _, ok := c.runnableJobs(fs, args, &jf, &needDest)
+	if code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	cfg, _, ok := c.runnableJobs(fs, &jf, &needDest)
 	if !ok {
 		return exitConfig
 	}

@@ -136,7 +136,11 @@ func (c *cli) history(ctx context.Context, args []string) int {
 	fs := c.flagSet("history", "[JOB]", nil, false)
 	asJSON := fs.Bool("json", false, "write JSON for machines")
 	limit := fs.Int("n", 20, "how many runs to show, newest first")
-	if fs.Parse(args) != nil || fs.NArg() > 1 {
+	if code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 1 {
+		fs.Usage()
 		return exitConfig
 	}
 	st, ok := c.openLedger(ctx)
@@ -174,7 +178,11 @@ func (c *cli) history(ctx context.Context, args []string) int {
 func (c *cli) failures(ctx context.Context, args []string) int {
 	fs := c.flagSet("failures", "[JOB]", nil, false)
 	asJSON := fs.Bool("json", false, "write JSON for machines")
-	if fs.Parse(args) != nil || fs.NArg() > 1 {
+	if code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 1 {
+		fs.Usage()
 		return exitConfig
 	}
 	st, ok := c.openLedger(ctx)
@@ -211,7 +219,10 @@ func (c *cli) failures(ctx context.Context, args []string) int {
 func (c *cli) retry(ctx context.Context, args []string) int {
 	fs := c.flagSet("retry", "JOB [KEY...]", nil, false)
 	lockWait := fs.Duration("lock-timeout", 0, "how long to wait for a run of the job in flight to finish (0: do not wait)")
-	if fs.Parse(args) != nil || fs.NArg() < 1 {
+	if code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() < 1 {
 		fs.Usage()
 		return exitConfig
 	}
@@ -266,7 +277,10 @@ func (c *cli) jobLock(ctx context.Context, st *ledger.Store, job string, wait ti
 func (c *cli) unlock(ctx context.Context, args []string) int {
 	fs := c.flagSet("unlock", "JOB", nil, false)
 	force := fs.Bool("force", false, "release without asking")
-	if fs.Parse(args) != nil || fs.NArg() != 1 {
+	if code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
 		fs.Usage()
 		return exitConfig
 	}

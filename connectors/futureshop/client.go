@@ -22,7 +22,13 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
+
+	"github.com/goqsync/runner/version"
 )
+
+// userAgent names the build on every call, so a shop's logs tell which
+// runner sent what.
+var userAgent = version.Current().UserAgent()
 
 // Defaults of the client.
 const (
@@ -277,6 +283,7 @@ func (c *client) call(ctx context.Context, method string, u *url.URL, body []byt
 			req.Header.Set("Authorization", "Bearer "+tok)
 			req.Header.Set(headerShopKey, c.cfg.shopKey)
 			req.Header.Set("Accept", "application/json")
+			req.Header.Set("User-Agent", userAgent)
 			if body != nil {
 				req.Header.Set("Content-Type", "application/json")
 			}
@@ -310,6 +317,7 @@ func (c *client) accessToken(ctx context.Context) (string, error) {
 		req.Header.Set(headerShopKey, c.cfg.shopKey)
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Accept", "application/json")
+		req.Header.Set("User-Agent", userAgent)
 	}, form, true)
 	if err != nil {
 		return "", err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/goqsync/runner/connectors/futureshop/futureshoptest"
 	"github.com/goqsync/runner/engine"
+	"github.com/goqsync/runner/version"
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -69,6 +70,13 @@ func TestToken(t *testing.T) {
 		}
 		if got := count(srv.Requests())[tokenPath]; got != 1 {
 			t.Errorf("token calls = %d, want 1", got)
+		}
+		// Every call, the token's too, names the build.
+		want := version.Current().UserAgent()
+		for _, r := range srv.Requests() {
+			if r.UserAgent != want || !strings.HasPrefix(want, "runner/") {
+				t.Errorf("%s %s: User-Agent %q, want %q", r.Method, r.Path, r.UserAgent, want)
+			}
 		}
 	})
 

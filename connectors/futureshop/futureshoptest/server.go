@@ -55,6 +55,8 @@ type Request struct {
 	Path   string
 	Status int // 0 while the request is being answered, or when the client left first
 	Orders int // orders in an update's body, or in a search page
+	// UserAgent is the request's User-Agent header.
+	UserAgent string
 }
 
 // Option configures a Server.
@@ -342,7 +344,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	// being answered), so a test can act while a slow call is in flight.
 	s.mu.Lock()
 	at, gen := len(s.log), s.logGen
-	s.log = append(s.log, Request{Time: arrived, Method: r.Method, Path: r.URL.Path})
+	s.log = append(s.log, Request{Time: arrived, Method: r.Method, Path: r.URL.Path, UserAgent: r.UserAgent()})
 	s.mu.Unlock()
 	ex := s.handle(w, r, arrived)
 	update := r.Method == http.MethodPost && r.URL.Path != "/oauth/token"
