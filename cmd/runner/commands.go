@@ -445,8 +445,6 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	if stop == nil {
 		stop, stopCode = interruptChannel(c.stderr)
 	}
-	ctx, span := engine.StartTrace(ctx, "run")
-	defer span.End()
 	code := exitOK
 	var sums []engine.RunSummary
 	for _, j := range jobs {

@@ -9,6 +9,9 @@ import (
 	// Asia/Tokyo must load in a container without a zoneinfo database.
 	_ "time/tzdata"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+
 	"github.com/goqsync/runner/connectors/futureshop"
 	"github.com/goqsync/runner/connectors/goq"
 	"github.com/goqsync/runner/engine"
@@ -106,7 +109,19 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 			fmt.Fprintf(stderr, "runner: tracing: %v\n", err)
 		}
 	}()
-	return f(ctx, rest)
+	if cmd == "serve" {
+		// serve's spans are its runs'; one span for its whole life would
+		// never end in time to be seen.
+		return f(ctx, rest)
+	}
+	ctx, span := engine.StartTrace(ctx, cmd)
+	code := f(ctx, rest)
+	span.SetAttributes(attribute.Int("runner.exit_code", code))
+	if code != exitOK {
+		span.SetStatus(codes.Error, fmt.Sprintf("exit %d", code))
+	}
+	span.End()
+	return code
 }
 
 func (c *cli) usage() {

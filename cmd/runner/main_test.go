@@ -223,3 +223,24 @@ func TestHelpAndVersion(t *testing.T) {
 		})
 	}
 }
+
+// TestCommandSpans: validate and plan trace too, with the console exporter
+// on stderr so spans never mix with a command's output.
+func TestCommandSpans(t *testing.T) {
+	for _, args := range [][]string{
+		{"validate", "../../examples"},
+		{"plan", "-var", "goq_export=../../testdata/orders-sample.csv", "-now", "2026-11-28T10:00:00+09:00", "../../examples/goq-to-futureshop.hcl"},
+	} {
+		var out, errb bytes.Buffer
+		code := runMain(context.Background(), args, &out, &errb, env("OTEL_TRACES_EXPORTER", "console"))
+		if code != exitOK {
+			t.Fatalf("%s: exit %d\n%s", args[0], code, errb.String())
+		}
+		if !strings.Contains(errb.String(), `"Name": "`+args[0]+`"`) {
+			t.Errorf("%s: no %q span on stderr:\n%s", args[0], args[0], engineClip(errb.String()))
+		}
+		if strings.Contains(out.String(), `"Name"`) {
+			t.Errorf("%s: spans on stdout", args[0])
+		}
+	}
+}

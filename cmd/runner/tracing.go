@@ -6,9 +6,10 @@ import (
 	"io"
 	"strings"
 
+	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
@@ -17,8 +18,16 @@ import (
 // setupTracing installs the OpenTelemetry SDK when the standard OTEL_*
 // variables ask for it, and returns the function that flushes it. Tracing
 // is off by default: the API's no-op tracer costs nothing.
+//
+// OTEL_TRACES_EXPORTER=console writes spans to stderr, so they never mix
+// with a command's output; any other exporter (otlp, with
+// OTEL_EXPORTER_OTLP_PROTOCOL grpc or http/protobuf) is autoexport's.
+// OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override the service name
+// "runner".
 func setupTracing(ctx context.Context, lookupEnv func(string) (string, bool), stderr io.Writer) (func(context.Context) error, error) {
 	noop := func(context.Context) error { return nil }
+	// W3C trace context, so serve's API and River's jobs carry a caller's trace.
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	if v, _ := lookupEnv("OTEL_SDK_DISABLED"); strings.EqualFold(v, "true") {
 		return noop, nil
 	}
@@ -27,20 +36,22 @@ func setupTracing(ctx context.Context, lookupEnv func(string) (string, bool), st
 	switch v, _ := lookupEnv("OTEL_TRACES_EXPORTER"); strings.ToLower(strings.TrimSpace(v)) {
 	case "", "none":
 		return noop, nil
-	case "otlp":
-		// The exporter reads OTEL_EXPORTER_OTLP_* itself.
-		exp, err = otlptracehttp.New(ctx)
 	case "console":
 		exp, err = stdouttrace.New(stdouttrace.WithWriter(stderr), stdouttrace.WithPrettyPrint())
 	default:
-		return nil, fmt.Errorf("OTEL_TRACES_EXPORTER=%q: want otlp, console or none", v)
+		exp, err = autoexport.NewSpanExporter(ctx)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("OTEL_TRACES_EXPORTER: %w", err)
 	}
-	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(semconv.ServiceName("runner")))
+	// Later options win: the environment's names over runner's default.
+	res, err := resource.New(ctx,
+		resource.WithTelemetrySDK(),
+		resource.WithAttributes(semconv.ServiceName("runner")),
+		resource.WithFromEnv(),
+	)
 	if err != nil {
-		res = resource.Default()
+		fmt.Fprintf(stderr, "runner: tracing: resource: %v\n", err)
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	otel.SetTracerProvider(tp)
