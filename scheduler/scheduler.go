@@ -22,6 +22,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
+	"github.com/riverqueue/rivercontrib/otelriver"
 	_ "modernc.org/sqlite" // registers "sqlite"
 
 	"github.com/goqsync/runner/ledger"
@@ -211,6 +212,10 @@ func New(ctx context.Context, cfg Config) (*Scheduler, error) {
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		Logger:               slog.New(minLevel{s.log.Handler(), slog.LevelWarn}),
 		PeriodicJobs:         s.periodic(cfg.Jobs),
+		// A manual run's job carries the HTTP request's trace into its work.
+		Middleware: []rivertype.Middleware{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{
+			EnableTracePropagation: true, EnableWorkSpanJobKindSuffix: true,
+		})},
 	}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"golang.org/x/net/netutil"
 
 	"github.com/goqsync/runner/engine"
@@ -130,7 +131,8 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		fmt.Fprintf(c.stderr, "runner serve: %v\n", err)
 		return exitFailed
 	}
-	srv := newHTTPServer(sched.Handler())
+	// W3C trace context in, spans per request: a caller's trace reaches the run.
+	srv := newHTTPServer(otelhttp.NewHandler(sched.Handler(), "runner serve"))
 	go srv.Serve(netutil.LimitListener(ln, maxConns))
 	fmt.Fprintf(c.stdout, "serving %d job(s) on http://%s\n", len(cfg.Jobs), ln.Addr())
 

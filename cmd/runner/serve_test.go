@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ func TestServeManualRun(t *testing.T) {
 	srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
 	defer srv.Close()
 	srv.Seed(futureshoptest.SampleOrders()...)
-	lookup := shopEnv(t, srv, "RUNNER_LISTEN", "127.0.0.1:0")
+	lookup := shopEnv(t, srv, "RUNNER_LISTEN", "127.0.0.1:0", "OTEL_TRACES_EXPORTER", "console")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -63,7 +64,11 @@ func TestServeManualRun(t *testing.T) {
 		t.Fatalf("serve did not start:\n%s\n%s", out.String(), errb.String())
 	}
 
-	resp, err := http.Post(base+"/jobs/shipping-to-futureshop/runs", "application/json", nil)
+	// The caller's W3C trace context reaches the run through River.
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	req, _ := http.NewRequest("POST", base+"/jobs/shipping-to-futureshop/runs", nil)
+	req.Header.Set("Traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,5 +116,15 @@ func TestServeManualRun(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+	spans := errb.String()
+	for _, want := range []string{`"Name": "POST /jobs/{name}/runs"`, `"Name": "river.work/runner_run"`, `"Name": "job"`} {
+		if !strings.Contains(spans, want) {
+			t.Errorf("no %s span", want)
+		}
+	}
+	// The request's span, the insert's and the work span's link.
+	if n := strings.Count(spans, `"TraceID": "`+traceID+`"`); n < 3 {
+		t.Errorf("trace %s appears %d times in the spans, want at least 3", traceID, n)
 	}
 }
