@@ -10,6 +10,7 @@ import (
 
 	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/text/width"
 )
 
 // Suggest returns the candidate closest to name, or "" when none is close
@@ -160,13 +161,15 @@ func displayWidth(line string, from, to int) int {
 	return w
 }
 
-// isWide reports East Asian wide characters, which terminals draw two cells wide.
+// isWide reports East Asian wide and full-width characters, which
+// terminals draw two cells wide (Unicode's East Asian Width, from
+// x/text/width, so CJK Extension B and emoji count too).
 func isWide(r rune) bool {
-	return r >= 0x1100 && (r <= 0x115f || r == 0x2329 || r == 0x232a ||
-		(r >= 0x2e80 && r <= 0xa4cf && r != 0x303f) ||
-		(r >= 0xac00 && r <= 0xd7a3) || (r >= 0xf900 && r <= 0xfaff) ||
-		(r >= 0xfe30 && r <= 0xfe4f) || (r >= 0xff00 && r <= 0xff60) ||
-		(r >= 0xffe0 && r <= 0xffe6))
+	switch width.LookupRune(r).Kind() {
+	case width.EastAsianWide, width.EastAsianFullwidth:
+		return true
+	}
+	return false
 }
 
 func sourceLine(src []byte, n int) (string, bool) {
