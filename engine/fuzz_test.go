@@ -26,9 +26,9 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Add([]byte(`job "x" { map { order_no = "let a = 1; a +" } }`))
 	// Nesting deep enough to overflow a parser's stack, were it not refused.
-	f.Add([]byte("variable \"x\" {\n  default = " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "\n}\n"))
-	f.Add([]byte("variable \"x\" {\n  default = \"" + strings.Repeat("${", 5000) + "1" + strings.Repeat("}", 5000) + "\"\n}\n"))
-	f.Add([]byte(`job "x" { filter "f" { when = "` + strings.Repeat("(", 5000) + "true" + strings.Repeat(")", 5000) + `" } }`))
+	f.Add([]byte("variable \"x\" {\n  default = " + strings.Repeat("[", 200) + strings.Repeat("]", 200) + "\n}\n"))
+	f.Add([]byte("variable \"x\" {\n  default = \"" + strings.Repeat("${", 200) + "1" + strings.Repeat("}", 200) + "\"\n}\n"))
+	f.Add([]byte(`job "x" { filter "f" { when = "` + strings.Repeat("(", 200) + "true" + strings.Repeat(")", 200) + `" } }`))
 	reg := engine.NewRegistry()
 	goq.Register(reg)
 	futureshop.Register(reg)
