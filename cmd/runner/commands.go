@@ -95,6 +95,19 @@ func (c *cli) parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
 	return 0, true
 }
 
+// parseArgs is parse for a command that takes lo to hi arguments (hi
+// -1: no bound); a wrong count prints the command's usage and exits 2.
+func (c *cli) parseArgs(fs *flag.FlagSet, args []string, lo, hi int) (code int, ok bool) {
+	if code, ok := c.parse(fs, args); !ok {
+		return code, false
+	}
+	if fs.NArg() < lo || hi >= 0 && fs.NArg() > hi {
+		fs.Usage()
+		return exitConfig, false
+	}
+	return 0, true
+}
+
 // load reads job files and prints their diagnostics. ok is false when
 // there were errors.
 func (c *cli) load(paths []string, jf *jobFlags, quiet bool) (*engine.Config, hcl.Diagnostics, bool) {

@@ -136,12 +136,8 @@ func (c *cli) history(ctx context.Context, args []string) int {
 	fs := c.flagSet("history", "[JOB]", nil, false)
 	asJSON := fs.Bool("json", false, "write JSON for machines")
 	limit := fs.Int("n", 20, "how many runs to show, newest first")
-	if code, ok := c.parse(fs, args); !ok {
+	if code, ok := c.parseArgs(fs, args, 0, 1); !ok {
 		return code
-	}
-	if fs.NArg() > 1 {
-		fs.Usage()
-		return exitConfig
 	}
 	st, ok := c.openLedger(ctx)
 	if !ok {
@@ -178,12 +174,8 @@ func (c *cli) history(ctx context.Context, args []string) int {
 func (c *cli) failures(ctx context.Context, args []string) int {
 	fs := c.flagSet("failures", "[JOB]", nil, false)
 	asJSON := fs.Bool("json", false, "write JSON for machines")
-	if code, ok := c.parse(fs, args); !ok {
+	if code, ok := c.parseArgs(fs, args, 0, 1); !ok {
 		return code
-	}
-	if fs.NArg() > 1 {
-		fs.Usage()
-		return exitConfig
 	}
 	st, ok := c.openLedger(ctx)
 	if !ok {
@@ -219,12 +211,8 @@ func (c *cli) failures(ctx context.Context, args []string) int {
 func (c *cli) retry(ctx context.Context, args []string) int {
 	fs := c.flagSet("retry", "JOB [KEY...]", nil, false)
 	lockWait := fs.Duration("lock-timeout", 0, "how long to wait for a run of the job in flight to finish (0: do not wait)")
-	if code, ok := c.parse(fs, args); !ok {
+	if code, ok := c.parseArgs(fs, args, 1, -1); !ok {
 		return code
-	}
-	if fs.NArg() < 1 {
-		fs.Usage()
-		return exitConfig
 	}
 	st, ok := c.openLedger(ctx)
 	if !ok {
@@ -277,12 +265,8 @@ func (c *cli) jobLock(ctx context.Context, st *ledger.Store, job string, wait ti
 func (c *cli) unlock(ctx context.Context, args []string) int {
 	fs := c.flagSet("unlock", "JOB", nil, false)
 	force := fs.Bool("force", false, "release without asking")
-	if code, ok := c.parse(fs, args); !ok {
+	if code, ok := c.parseArgs(fs, args, 1, 1); !ok {
 		return code
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return exitConfig
 	}
 	st, ok := c.openLedger(ctx)
 	if !ok {
