@@ -325,12 +325,13 @@ func (r *records) fillOrder(rec engine.Record, o *searchOrder) error {
 	return nil
 }
 
-// orderDetail reads one order's detail.
-func (r *records) orderDetail(ctx context.Context, orderNo string) (*detailOrder, error) {
-	u := r.c.endpoint(detailPath+url.PathEscape(orderNo), nil)
-	resp, err := r.c.call(ctx, http.MethodGet, u, nil, 1, true)
+// getJSON GETs u (orders: how many orders the call covers, as for call)
+// and decodes a 200 answer into out. Any other status is a *StatusError
+// carrying the shop's first error; a body that does not decode is named.
+func (c *client) getJSON(ctx context.Context, u *url.URL, orders int, out any) error {
+	resp, err := c.call(ctx, http.MethodGet, u, nil, orders, true)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if resp.status != http.StatusOK {
 		se := &StatusError{Method: http.MethodGet, Path: u.Path, StatusCode: resp.status}
@@ -338,11 +339,20 @@ func (r *records) orderDetail(ctx context.Context, orderNo string) (*detailOrder
 		if decodeJSON(resp.body, &ur) == nil && len(ur.Errors) > 0 {
 			se.Code, se.Message = ur.Errors[0].Code, ur.Errors[0].Message
 		}
-		return nil, se
+		return se
 	}
+	if err := decodeJSON(resp.body, out); err != nil {
+		return fmt.Errorf("futureshop GET %s: malformed response: %w", u.Path, err)
+	}
+	return nil
+}
+
+// orderDetail reads one order's detail.
+func (r *records) orderDetail(ctx context.Context, orderNo string) (*detailOrder, error) {
+	u := r.c.endpoint(detailPath+url.PathEscape(orderNo), nil)
 	var d detailOrder
-	if err := decodeJSON(resp.body, &d); err != nil {
-		return nil, fmt.Errorf("futureshop GET %s: malformed response: %w", u.Path, err)
+	if err := r.c.getJSON(ctx, u, 1, &d); err != nil {
+		return nil, err
 	}
 	return &d, nil
 }
@@ -408,21 +418,9 @@ func (p *pager) fetch(ctx context.Context) ([]searchOrder, error) {
 			u.Path, u.RawQuery)
 	}
 	p.read[u.String()] = true
-	resp, err := p.c.call(ctx, http.MethodGet, u, nil, 0, true)
-	if err != nil {
-		return nil, err
-	}
-	if resp.status != http.StatusOK {
-		se := &StatusError{Method: http.MethodGet, Path: u.Path, StatusCode: resp.status}
-		var ur updateResponse
-		if decodeJSON(resp.body, &ur) == nil && len(ur.Errors) > 0 {
-			se.Code, se.Message = ur.Errors[0].Code, ur.Errors[0].Message
-		}
-		return nil, se
-	}
 	var page searchResponse
-	if err := decodeJSON(resp.body, &page); err != nil {
-		return nil, fmt.Errorf("futureshop GET %s: malformed response: %w", u.Path, err)
+	if err := p.c.getJSON(ctx, u, 0, &page); err != nil {
+		return nil, err
 	}
 	p.next = nil
 	if page.NextURL != "" {
