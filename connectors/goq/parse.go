@@ -16,8 +16,8 @@ import (
 
 var errNotTime = errors.New("not a date or time")
 
-// parseStamp parses "yyyy-mm-dd", "yyyy/mm/dd", optionally followed by a
-// space (or "T") and "hh:mm" or "hh:mm:ss". hasTime reports whether a time
+// parseStamp parses "yyyy-mm-dd", "yyyy/mm/dd", optionally followed by
+// spaces (or "T") and "hh:mm" or "hh:mm:ss". hasTime reports whether a time
 // of day was present.
 func parseStamp[T string | []byte](s T) (y, mo, d, h, mi, sec int, hasTime bool, err error) {
 	s = trimSpace(s)
@@ -62,10 +62,18 @@ func parseStamp[T string | []byte](s T) (y, mo, d, h, mi, sec int, hasTime bool,
 	if i == len(s) {
 		return y, mo, d, 0, 0, 0, false, nil
 	}
-	if s[i] != ' ' && s[i] != 'T' {
+	switch s[i] {
+	case 'T':
+		i++
+	case ' ':
+		// A run of spaces, as time.Parse reads the space of a layout:
+		// Excel pads a one-digit hour with a second space.
+		for i < len(s) && s[i] == ' ' {
+			i++
+		}
+	default:
 		return 0, 0, 0, 0, 0, 0, false, errNotTime
 	}
-	i++
 	if h, ok = num(1, 2); !ok || !sep(':') {
 		return 0, 0, 0, 0, 0, 0, false, errNotTime
 	}
