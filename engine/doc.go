@@ -6,6 +6,20 @@
 // and mappings are expr-lang expressions compiled once at load against the
 // source's declared fields, so mistakes surface in validate, not at run time.
 //
+// A record's path, one stage a file:
+//
+//	load         load.go       files and paths → HCL bodies; variables.go: variable blocks and values
+//	decode       decode.go     job blocks → Job, connectors built through the Registry (connector.go)
+//	compile      compile.go    filter and map expressions → programs, type-checked; funcs.go: helpers
+//	stream       stream.go     the source loop: a record at a time
+//	eval         eval.go       filters and mappings → Item (record.go: Status, Item, Counts)
+//	batch        batch.go      Items → batches, the ledger's begin (ledger.go)
+//	send         batch.go      Conn.Write, then the ledger's record
+//	after_export batch.go      applyActions, on what the destination accepted
+//
+// run.go drives a run (locks, stop, summary); plan.go prints what a run
+// would do from the same stream and eval, sending nothing.
+//
 // The engine knows no connector by name: connectors declare their fields and
 // decode their own configuration, and main registers them in a Registry. It
 // is not an HTTP client, a CSV parser or a scheduler.

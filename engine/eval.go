@@ -1,57 +1,12 @@
 package engine
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
 )
-
-// Status is what happens to one source record.
-type Status int
-
-const (
-	Send      Status = iota + 1 // passes every filter; its payload goes out
-	Excluded                    // a filter rejected it
-	Skipped                     // the source says not to process it (superseded)
-	Invalid                     // a bad source row or a mapping error
-	Unchanged                   // the destination already has this exact payload
-	Parked                      // failed permanently before; waits for runner retry
-)
-
-func (s Status) String() string {
-	switch s {
-	case Send:
-		return "send"
-	case Excluded:
-		return "excluded"
-	case Skipped:
-		return "skipped"
-	case Invalid:
-		return "error"
-	case Unchanged:
-		return "unchanged"
-	case Parked:
-		return "parked"
-	}
-	return "unknown"
-}
-
-// Item is one source record's fate.
-type Item struct {
-	Pos     string
-	Label   string // the record's label field (an order number), when known
-	Status  Status
-	Filter  string // the filter that excluded it
-	Reason  string // why it was skipped or invalid
-	Stage   string // where an invalid record failed: "source", "filter" or "map"
-	Unit    string // the input it came from, for archiving (Meta.Unit)
-	Payload Payload
-}
 
 // evaluator runs a job's compiled filters and mappings over records. It
 // reuses one record map and one VM, so a record costs little more than
@@ -67,31 +22,6 @@ type evaluator struct {
 
 func (j *Job) newEvaluator() *evaluator {
 	return &evaluator{j: j, rec: Record{}}
-}
-
-// next reads the next record into it. It returns io.EOF at the end.
-func (e *evaluator) next(ctx context.Context, recs Records, it *Item) error {
-	clear(e.rec)
-	meta, err := recs.Next(ctx, e.rec)
-	*it = Item{Pos: meta.Pos, Unit: meta.Unit}
-	var rerr *RecordError
-	switch {
-	case errors.As(err, &rerr):
-		it.Status, it.Pos, it.Reason, it.Stage = Invalid, rerr.Pos, rerr.Err.Error(), "source"
-		return nil
-	case err != nil:
-		return err
-	}
-	if l, ok := e.rec[e.j.Source.Label()].(string); ok {
-		it.Label = l
-	}
-	if meta.Skip != "" {
-		it.Status, it.Reason = Skipped, meta.Skip
-		return nil
-	}
-	e.rec["vars"] = e.j.vars
-	e.eval(it)
-	return nil
 }
 
 // eval applies filters and mappings to e.rec.
@@ -259,39 +189,3 @@ func (j *Job) SetNow(now time.Time) {
 
 // Now is the job's current clock.
 func (j *Job) Now() time.Time { return j.clock.now }
-
-// each streams every source record through filters and mappings. It
-// returns the units the source read, when it reads from units. A record key
-// gets one decision per run: a later record with the key of one already
-// sent is skipped, so that an order is never sent twice in a run.
-func (j *Job) each(ctx context.Context, fn func(*Item) error) (units []string, err error) {
-	recs, err := j.Source.Open(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", j.SourceType, err)
-	}
-	defer recs.Close()
-	if ul, ok := recs.(UnitLister); ok {
-		units = ul.Files()
-	}
-	e := j.newEvaluator()
-	decided := map[string]string{} // record key → position of the record sent for it
-	var it Item
-	for {
-		if err := e.next(ctx, recs, &it); err != nil {
-			if err == io.EOF {
-				return units, nil
-			}
-			return units, fmt.Errorf("source %s: %w", j.SourceType, err)
-		}
-		if it.Status == Send {
-			if first, dup := decided[it.Payload.Key]; dup {
-				it.Status, it.Reason = Skipped, "same record as "+first+", sent once per run"
-			} else {
-				decided[it.Payload.Key] = it.Pos
-			}
-		}
-		if err := fn(&it); err != nil {
-			return units, err
-		}
-	}
-}

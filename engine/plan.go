@@ -12,35 +12,6 @@ import (
 	"time"
 )
 
-// Counts tallies records by status.
-type Counts struct {
-	Read      int `json:"read"`
-	Send      int `json:"send"`
-	Excluded  int `json:"excluded"`
-	Skipped   int `json:"skipped"`
-	Errors    int `json:"errors"`
-	Unchanged int `json:"unchanged"`
-	Parked    int `json:"parked"`
-}
-
-func (c *Counts) add(s Status) {
-	c.Read++
-	switch s {
-	case Send:
-		c.Send++
-	case Excluded:
-		c.Excluded++
-	case Skipped:
-		c.Skipped++
-	case Invalid:
-		c.Errors++
-	case Unchanged:
-		c.Unchanged++
-	case Parked:
-		c.Parked++
-	}
-}
-
 // PlanOptions says how to write a plan.
 type PlanOptions struct {
 	JSON bool
@@ -341,20 +312,6 @@ func (p *planWriter) end(c Counts, caveat string, caveated []string) {
 		p.printf("Caveat: %s\n  %s\n", caveat, strings.Join(caveated, " "))
 	}
 	p.printf("Plan: %s.\n", c)
-}
-
-func (c Counts) String() string {
-	s := fmt.Sprintf("%d to send, %d excluded", c.Send, c.Excluded)
-	if c.Unchanged > 0 {
-		s += fmt.Sprintf(", %d unchanged", c.Unchanged)
-	}
-	if c.Parked > 0 {
-		s += fmt.Sprintf(", %d parked", c.Parked)
-	}
-	if c.Skipped > 0 {
-		s += fmt.Sprintf(", %d skipped", c.Skipped)
-	}
-	return s + fmt.Sprintf(", %d errors (%d records read)", c.Errors, c.Read)
 }
 
 // changes lists the payload's fields whose value differs from cur; a

@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// next reads the next record into it. It returns io.EOF at the end.
+func (e *evaluator) next(ctx context.Context, recs Records, it *Item) error {
+	clear(e.rec)
+	meta, err := recs.Next(ctx, e.rec)
+	*it = Item{Pos: meta.Pos, Unit: meta.Unit}
+	var rerr *RecordError
+	switch {
+	case errors.As(err, &rerr):
+		it.Status, it.Pos, it.Reason, it.Stage = Invalid, rerr.Pos, rerr.Err.Error(), "source"
+		return nil
+	case err != nil:
+		return err
+	}
+	if l, ok := e.rec[e.j.Source.Label()].(string); ok {
+		it.Label = l
+	}
+	if meta.Skip != "" {
+		it.Status, it.Reason = Skipped, meta.Skip
+		return nil
+	}
+	e.rec["vars"] = e.j.vars
+	e.eval(it)
+	return nil
+}
+
+// each streams every source record through filters and mappings. It
+// returns the units the source read, when it reads from units. A record key
+// gets one decision per run: a later record with the key of one already
+// sent is skipped, so that an order is never sent twice in a run.
+func (j *Job) each(ctx context.Context, fn func(*Item) error) (units []string, err error) {
+	recs, err := j.Source.Open(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", j.SourceType, err)
+	}
+	defer recs.Close()
+	if ul, ok := recs.(UnitLister); ok {
+		units = ul.Files()
+	}
+	e := j.newEvaluator()
+	decided := map[string]string{} // record key → position of the record sent for it
+	var it Item
+	for {
+		if err := e.next(ctx, recs, &it); err != nil {
+			if err == io.EOF {
+				return units, nil
+			}
+			return units, fmt.Errorf("source %s: %w", j.SourceType, err)
+		}
+		if it.Status == Send {
+			if first, dup := decided[it.Payload.Key]; dup {
+				it.Status, it.Reason = Skipped, "same record as "+first+", sent once per run"
+			} else {
+				decided[it.Payload.Key] = it.Pos
+			}
+		}
+		if err := fn(&it); err != nil {
+			return units, err
+		}
+	}
+}
