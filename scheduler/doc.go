@@ -29,4 +29,8 @@
 // It is not the engine: it neither loads job files nor knows what a run
 // does; the caller passes a RunFunc and a list of Jobs, and Reload to swap
 // them after validating new files.
+//
+// scheduler.go holds the Scheduler and its API; store.go opens River on
+// PostgreSQL or SQLite; periodic.go turns schedules into River's periodic
+// jobs; work.go runs one occurrence; http.go serves the HTTP API.
 package scheduler

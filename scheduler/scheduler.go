@@ -2,30 +2,20 @@ package scheduler
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/goqsync/runner/ledger"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/riverqueue/rivercontrib/otelriver"
-	_ "modernc.org/sqlite" // registers "sqlite"
-
-	"github.com/goqsync/runner/ledger"
 )
 
 // Schedule says when a job runs next. robfig/cron schedules satisfy it.
@@ -234,105 +224,6 @@ func New(ctx context.Context, cfg Config) (*Scheduler, error) {
 	return s, nil
 }
 
-func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
-}
-
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// riverMigrateLock serialises River's migrations between processes starting
-// at once; rivermigrate takes no lock itself.
-const riverMigrateLock = 0x72756e6e65725276
-
-func (s *Scheduler) openPostgres(ctx context.Context, rcfg *river.Config) error {
-	pcfg, err := pgxpool.ParseConfig(s.cfg.Database)
-	if err != nil {
-		return err
-	}
-	// River qualifies its tables and notification channels by schema; give
-	// it the one the DSN's search_path names so both agree.
-	if sp := pcfg.ConnConfig.RuntimeParams["search_path"]; identRE.MatchString(sp) {
-		rcfg.Schema = sp
-	}
-	// River's services (listener, producer, completer, elector) and the
-	// workers share the pool; pgxpool's default of four on a small machine
-	// would make them queue for connections.
-	if !strings.Contains(s.cfg.Database, "pool_max_conns") {
-		pcfg.MaxConns = max(pcfg.MaxConns, 2*maxWorkers)
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return err
-	}
-	driver := riverpgxv5.New(pool)
-	if err := func() error {
-		conn, err := pool.Acquire(ctx)
-		if err != nil {
-			return err
-		}
-		defer conn.Release()
-		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(riverMigrateLock)); err != nil {
-			return fmt.Errorf("lock river migrations: %w", err)
-		}
-		defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(riverMigrateLock))
-		return migrate(ctx, driver, rcfg.Schema, s.log)
-	}(); err != nil {
-		pool.Close()
-		return err
-	}
-	client, err := river.NewClient(driver, rcfg)
-	if err != nil {
-		pool.Close()
-		return err
-	}
-	s.client, s.ping, s.close = client, pool.Ping, pool.Close
-	return nil
-}
-
-func (s *Scheduler) openSQLite(ctx context.Context, rcfg *river.Config) error {
-	if s.cfg.Database == "" {
-		return errors.New("no database")
-	}
-	path := RiverSQLitePath(s.cfg.Database)
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate")
-	if err != nil {
-		return err
-	}
-	// River's SQLite driver wants a single connection: SQLite has one
-	// writer, and River's services would otherwise trip over each other.
-	db.SetMaxOpenConns(1)
-	driver := riversqlite.New(db)
-	if err := migrate(ctx, driver, "", s.log); err != nil {
-		db.Close()
-		return err
-	}
-	client, err := river.NewClient(driver, rcfg)
-	if err != nil {
-		db.Close()
-		return err
-	}
-	s.client, s.ping, s.close = client, db.PingContext, func() { db.Close() }
-	return nil
-}
-
-// RiverSQLitePath returns the file River uses beside the ledger's SQLite
-// file.
-func RiverSQLitePath(ledgerPath string) string {
-	ext := filepath.Ext(ledgerPath)
-	return strings.TrimSuffix(ledgerPath, ext) + "-river" + ext
-}
-
-func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], schema string, log *slog.Logger) error {
-	m, err := rivermigrate.New(driver, &rivermigrate.Config{Schema: schema, Logger: log})
-	if err != nil {
-		return fmt.Errorf("river migrations: %w", err)
-	}
-	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("river migrations: %w", err)
-	}
-	return nil
-}
-
 // Start starts running jobs. ctx carries values only: cancelling it does
 // not stop the scheduler, Stop does, so that a signal never cuts a run short
 // by accident.
@@ -423,148 +314,6 @@ func (s *Scheduler) jobList() []Job {
 	}
 	sort.Slice(out, func(i, k int) bool { return out[i].Name < out[k].Name })
 	return out
-}
-
-// periodic turns the scheduled jobs into River periodic jobs. River's
-// periodic enqueuer runs on the elected leader only and does not tell the
-// constructor which occurrence it is building, but it calls Next for one
-// job in sequence: the occurrence due is the last value Next returned.
-// slotSchedule keeps it, and the constructor puts it in the args, where it
-// makes the unique key.
-func (s *Scheduler) periodic(jobs []Job) []*river.PeriodicJob {
-	var out []*river.PeriodicJob
-	for _, j := range jobs {
-		if j.Schedule == nil {
-			continue
-		}
-		ss := &slotSchedule{inner: align(j.Schedule)}
-		name := j.Name
-		out = append(out, river.NewPeriodicJob(ss, func() (river.JobArgs, *river.InsertOpts) {
-			return runArgs{Job: name, Slot: ss.last(), Trigger: TriggerSchedule},
-				&river.InsertOpts{Queue: queue, MaxAttempts: 1, UniqueOpts: scheduledUnique}
-		}, nil))
-	}
-	return out
-}
-
-type slotSchedule struct {
-	inner Schedule
-	mu    sync.Mutex
-	next  time.Time
-}
-
-// catchUp is how far back a process that becomes the leader looks for an
-// occurrence that nobody ran. It covers a handover after a crash (River's
-// leadership lease is 15 s) without replaying history after a long outage.
-const catchUp = time.Minute
-
-// Next is called by River's enqueuer with the occurrence it just enqueued,
-// or with the current time when it starts (at start-up, and whenever this
-// process becomes the leader). In the second case the previous leader may
-// have stopped before enqueuing the latest occurrence, so Next returns that
-// occurrence when it is less than catchUp old: River enqueues it at once,
-// and the unique key drops it if the previous leader did enqueue it. Only
-// the latest missed occurrence is caught up; one run covers the others.
-func (s *slotSchedule) Next(t time.Time) time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var n time.Time
-	if !s.next.IsZero() && t.Equal(s.next) {
-		n = s.inner.Next(t)
-	} else {
-		n = s.inner.Next(t)
-		for o, i := s.inner.Next(t.Add(-catchUp)), 0; !o.IsZero() && !o.After(t) && i < 100_000; o, i = s.inner.Next(o), i+1 {
-			n = o
-		}
-	}
-	n = n.UTC().Truncate(time.Millisecond)
-	s.next = n
-	return n
-}
-
-func (s *slotSchedule) last() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.next
-}
-
-type worker struct {
-	river.WorkerDefaults[runArgs]
-	s *Scheduler
-}
-
-func (w *worker) Work(ctx context.Context, j *river.Job[runArgs]) error {
-	return w.s.work(ctx, j.ID, j.Args)
-}
-
-// work runs one occurrence of a job. The run waits for any run of the same
-// job in flight, here or in another process (the RunFunc's lock): waiting
-// rather than skipping keeps every occurrence when a run (a catch-up after
-// a leader change, a manual run) overlaps the next one. A scheduled
-// occurrence gives up once the next occurrence is due, which covers it and
-// bounds the backlog when runs outlast the interval. While the scheduler
-// stops, a waiting run goes back to River, for another process or the next
-// start, instead of starting now.
-func (s *Scheduler) work(ctx context.Context, riverID int64, a runArgs) error {
-	log := s.log.With("job", a.Job, "trigger", a.Trigger, "river_job_id", riverID)
-	if !a.Slot.IsZero() {
-		log = log.With("occurrence", a.Slot)
-	}
-	j, ok := s.job(a.Job)
-	if !ok {
-		log.Warn("job no longer configured; dropping its run")
-		return nil
-	}
-	req := RunRequest{Job: a.Job, Trigger: a.Trigger, Occurrence: a.Slot, Abandon: s.stopping}
-	if !a.Slot.IsZero() && j.Schedule != nil {
-		req.WaitUntil = align(j.Schedule).Next(a.Slot)
-		ctx = context.WithValue(ctx, occurrenceKey{}, a.Slot)
-	}
-	start := time.Now()
-	runID, err := s.cfg.Run(ctx, req)
-	switch {
-	case errors.Is(err, ErrBusy):
-		log.Warn("skipping occurrence: the run in flight lasted until the next one, which covers it", "error", err)
-		return nil
-	case errors.Is(err, ErrNotStarted):
-		log.Info("stopping; handing the waiting run back")
-		return river.JobSnooze(0)
-	}
-	log = log.With("run_id", runID, "took", time.Since(start).Round(time.Millisecond))
-	if err != nil {
-		log.Error("run failed", "error", err)
-		return err
-	}
-	log.Info("run finished")
-	return nil
-}
-
-// minLevel keeps River's routine Info logs (job counts every few seconds)
-// out of the runner's log; its warnings and errors come through.
-type minLevel struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
-	return minLevel{h.Handler.WithAttrs(as), h.min}
-}
-
-func (h minLevel) WithGroup(name string) slog.Handler {
-	return minLevel{h.Handler.WithGroup(name), h.min}
-}
-
-type occurrenceKey struct{}
-
-// Occurrence returns the scheduled time of the run whose context ctx is;
-// ok is false for a manual run.
-func Occurrence(ctx context.Context) (t time.Time, ok bool) {
-	t, ok = ctx.Value(occurrenceKey{}).(time.Time)
-	return t, ok
 }
 
 // Enqueued describes a requested manual run.

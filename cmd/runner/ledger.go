@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/goqsync/runner/engine"
+	"github.com/goqsync/runner/ledger"
+)
+
+// engineLedger lets the engine record into the ledger store. command
+// ("run", "serve") tells others who holds a lock.
+type engineLedger struct {
+	s       *ledger.Store
+	command string
+}
+
+func (l engineLedger) Lock(ctx context.Context, name, job string) (engine.Lock, error) {
+	lk, err := l.s.TryLock(ctx, name, ledger.Owner{Job: job, Command: l.command})
+	if err != nil {
+		return nil, err
+	}
+	return lk, nil
+}
+
+func (l engineLedger) Lookup(ctx context.Context, job, dest string, keys []string) (map[string]engine.LedgerEntry, error) {
+	got, err := l.s.Lookup(ctx, job, dest, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]engine.LedgerEntry, len(got))
+	for k, e := range got {
+		out[k] = engine.LedgerEntry{Hash: e.Hash, Status: e.Status, Code: e.Code, Message: e.Message}
+	}
+	return out, nil
+}
+
+func (l engineLedger) Begin(ctx context.Context, run int64, job, dest string, batch []engine.LedgerSend) error {
+	sends := make([]ledger.Send, len(batch))
+	for i, s := range batch {
+		sends[i] = ledger.Send{Key: s.Key, Hash: s.Hash, Payload: s.Payload}
+	}
+	return l.s.Begin(ctx, run, job, dest, sends)
+}
+
+func (l engineLedger) Record(ctx context.Context, run int64, job, dest string, batch []engine.Payload, results []engine.Result, token string) error {
+	outs := make([]ledger.Outcome, len(batch))
+	for i, p := range batch {
+		r := results[i]
+		o := ledger.Outcome{Key: p.Key, Status: ledger.StatusOK, Code: r.Code, Message: r.Message}
+		switch {
+		case r.OK && token != "":
+			o.Status, o.Token = ledger.StatusStaged, token
+		case r.OK:
+		case r.Permanent:
+			o.Status = ledger.StatusParked
+		default:
+			o.Status = ledger.StatusFailed
+		}
+		outs[i] = o
+	}
+	return l.s.Record(ctx, run, job, dest, outs)
+}
+
+func (l engineLedger) Staged(ctx context.Context, job, dest string) ([]string, error) {
+	return l.s.Staged(ctx, job, dest)
+}
+
+func (l engineLedger) Settle(ctx context.Context, job, dest, token, status, message string) error {
+	_, err := l.s.Settle(ctx, job, dest, token, status, message)
+	return err
+}
+
+func (l engineLedger) Adopt(ctx context.Context, job, from, to string) error {
+	_, err := l.s.Adopt(ctx, job, from, to)
+	return err
+}
+
+func (l engineLedger) StartRun(ctx context.Context, job, trigger string, at time.Time) (int64, error) {
+	return l.s.StartRun(ctx, job, trigger, at)
+}
+
+func (l engineLedger) FinishRun(ctx context.Context, run int64, at time.Time, s engine.RunSummary, runErr error) error {
+	errText := ""
+	if runErr != nil {
+		errText = runErr.Error()
+	} else if s.Interrupted {
+		errText = "interrupted"
+	}
+	return l.s.FinishRun(ctx, run, at, ledger.Counts{
+		Sent: s.Counts.Send, OK: s.OK, Failed: s.Failed - s.NewlyParked, Parked: s.NewlyParked,
+		Unchanged: s.Counts.Unchanged, Excluded: s.Counts.Excluded, Errors: s.Counts.Errors,
+	}, errText)
+}
