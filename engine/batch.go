@@ -209,7 +209,7 @@ func (b *batcher) send(ctx context.Context, n int) error {
 // and the next run does the write and the action again. It returns the
 // action and error that end the whole run (StopsRun), if any.
 func (b *batcher) applyActions(ctx context.Context, batch []Payload, results []Result, stage []string) (string, error) {
-	for _, action := range b.j.Dest.Actions() {
+	for _, action := range b.j.Actions {
 		var idx []int
 		var sub []Payload
 		for i, r := range results {

@@ -48,7 +48,7 @@ func (v visitor) Visit(n *ast.Node) { v(n) }
 // exprEnv is the type environment expressions compile against: one sample
 // value per source field, and vars.
 func (j *Job) exprEnv() map[string]any {
-	env := map[string]any{"vars": j.vars}
+	env := map[string]any{"vars": j.vars, clockVar: (*clock)(nil)}
 	for _, f := range j.Source.Fields() {
 		env[f.Name] = sample(f.Kind)
 	}
@@ -166,7 +166,7 @@ func (c *nameCheck) Visit(node *ast.Node) {
 // exprOpts are the options every record expression of the job compiles
 // with: the source's fields, variables as constants, the helpers.
 func (j *Job) exprOpts(env map[string]any, extra ...expr.Option) []expr.Option {
-	opts := append([]expr.Option{expr.Env(env), expr.Patch(&varsPatcher{vars: j.vars})}, exprOptions(j.clock)...)
+	opts := append([]expr.Option{expr.Env(env), expr.Patch(&varsPatcher{vars: j.vars})}, exprOptions(j.Location)...)
 	return append(opts, extra...)
 }
 

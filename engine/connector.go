@@ -3,9 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"time"
-
-	"github.com/hashicorp/hcl/v2"
 )
 
 // Kind is the type of a record or destination field.
@@ -130,8 +127,6 @@ type Destination interface {
 	Key(values map[string]any) string
 	// BatchSize is the most payloads one Write takes.
 	BatchSize() int
-	// Actions names the post-export actions the job configured, in order.
-	Actions() []string
 	// Open connects; credentials are needed from here on, not before.
 	Open(ctx context.Context) (Conn, error)
 }
@@ -232,30 +227,4 @@ type Resolver interface {
 func StopsRun(err error) bool {
 	var s interface{ StopsRun() bool }
 	return errors.As(err, &s) && s.StopsRun()
-}
-
-// Settings is what a connector's factory gets besides its own body.
-type Settings struct {
-	Eval     *hcl.EvalContext
-	Location *time.Location
-	Now      func() time.Time
-	JobName  string
-}
-
-// SourceFactory decodes a source block's body.
-type SourceFactory func(body hcl.Body, s *Settings) (Source, hcl.Diagnostics)
-
-// DestinationFactory decodes a destination block's body and the job's
-// after_export body (nil when the job has none).
-type DestinationFactory func(body, afterExport hcl.Body, s *Settings) (Destination, hcl.Diagnostics)
-
-// Registry maps connector names to factories. main fills it.
-type Registry struct {
-	Sources      map[string]SourceFactory
-	Destinations map[string]DestinationFactory
-}
-
-// NewRegistry returns an empty registry.
-func NewRegistry() *Registry {
-	return &Registry{Sources: map[string]SourceFactory{}, Destinations: map[string]DestinationFactory{}}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -35,15 +36,19 @@ type Job struct {
 
 	Filters  []*Filter
 	Mappings []*Mapping
+	// Actions are the post-export actions after_export turns on, in the
+	// order the destination declares them.
+	Actions []string
 
 	// filterAll runs every filter in one VM pass and returns the 1-based
 	// index of the first that fails, or 0: one call per record instead of
 	// one per filter. Nil when the filters could not be combined.
 	filterAll *vm.Program
 
-	vars   map[string]any
-	used   map[string]bool // source fields the expressions name
-	clock  *clock
+	vars map[string]any
+	used map[string]bool // source fields the expressions name
+	// pinned is the -now of LoadOptions: the clock of every run that does
+	// not set its own.
 	pinned time.Time
 	needs  []envNeed
 }
@@ -128,11 +133,6 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 		loc = time.FixedZone("JST", 9*3600)
 	}
 	j.Location = loc
-	j.clock = &clock{loc: loc}
-	j.clock.set(time.Now())
-	if !opts.Now.IsZero() {
-		j.clock.set(opts.Now)
-	}
 
 	if s, a := str("schedule"); a != nil {
 		sched, err := ParseSchedule(s, loc)
@@ -143,7 +143,7 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 		j.Schedule, j.ScheduleText = sched, s
 	}
 
-	settings := &Settings{Eval: eval, Location: loc, JobName: j.Name, Now: func() time.Time { return j.clock.now }}
+	settings := &Settings{Eval: eval, Location: loc, JobName: j.Name}
 
 	// Connectors, each decoding its own body.
 	var srcBlk, dstBlk, afterBlk, mapBlk *hcl.Block
@@ -173,26 +173,27 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 	}
 	if srcBlk != nil {
 		j.SourceType = srcBlk.Labels[0]
-		if f, ok := opts.Registry.Sources[j.SourceType]; ok {
-			src, d := f(srcBlk.Body, settings)
+		if info, ok := opts.Registry.Source(j.SourceType); ok {
+			src, d := info.New(srcBlk.Body, settings)
 			diags = append(diags, d...)
 			j.Source = src
 		} else {
-			diags = append(diags, unknownConnector("source", j.SourceType, keys(opts.Registry.Sources), srcBlk))
+			diags = append(diags, unknownConnector("source", j.SourceType, names(opts.Registry.Sources()), srcBlk))
 		}
 	}
 	if dstBlk != nil {
 		j.DestType = dstBlk.Labels[0]
-		if f, ok := opts.Registry.Destinations[j.DestType]; ok {
-			var after hcl.Body
-			if afterBlk != nil {
-				after = afterBlk.Body
-			}
-			dst, d := f(dstBlk.Body, after, settings)
+		if info, ok := opts.Registry.Destination(j.DestType); ok {
+			var d hcl.Diagnostics
+			j.Actions, d = decodeActions(info, afterBlk, eval)
+			diags = append(diags, d...)
+			dset := *settings
+			dset.Actions = j.Actions
+			dst, d := info.New(dstBlk.Body, &dset)
 			diags = append(diags, d...)
 			j.Dest = dst
 		} else {
-			diags = append(diags, unknownConnector("destination", j.DestType, keys(opts.Registry.Destinations), dstBlk))
+			diags = append(diags, unknownConnector("destination", j.DestType, names(opts.Registry.Destinations()), dstBlk))
 		}
 	}
 	if j.Source == nil || j.Dest == nil {
@@ -342,4 +343,64 @@ func exprString(a *hcl.Attribute, eval *hcl.EvalContext) (string, hcl.Diagnostic
 			Detail: `for example "tracking_no" or "ymd(shipped_on)"`, Subject: a.Expr.Range().Ptr()}}
 	}
 	return v.AsString(), d
+}
+
+// names lists the connectors' names, for suggestions.
+func names[T SourceInfo | DestinationInfo](infos []T) []string {
+	out := make([]string, len(infos))
+	for i, info := range infos {
+		switch info := any(info).(type) {
+		case SourceInfo:
+			out[i] = info.Name
+		case DestinationInfo:
+			out[i] = info.Name
+		}
+	}
+	return out
+}
+
+// decodeActions reads an after_export block against the destination's
+// declared actions: each attribute names one and turns it on or off.
+func decodeActions(info DestinationInfo, blk *hcl.Block, eval *hcl.EvalContext) ([]string, hcl.Diagnostics) {
+	if blk == nil {
+		return nil, nil
+	}
+	attrs, diags := blk.Body.JustAttributes()
+	declared := make([]string, len(info.Actions))
+	for i, a := range info.Actions {
+		declared[i] = a.Name
+	}
+	on := map[string]bool{}
+	for name, a := range attrs {
+		if !slices.Contains(declared, name) {
+			detail := fmt.Sprintf("destination %s has no post-export actions.", info.Name)
+			if len(declared) > 0 {
+				detail = fmt.Sprintf("destination %s has: %s.", info.Name, strings.Join(declared, ", "))
+				if s := didYouMean(name, declared); s != "" {
+					detail = s + " " + detail
+				}
+			}
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("unknown post-export action %q", name),
+				Detail: detail, Subject: a.NameRange.Ptr(), Context: blk.DefRange.Ptr()})
+			continue
+		}
+		v, d := a.Expr.Value(eval)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		if v.IsNull() || v.Type() != cty.Bool {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("%s must be true or false", name),
+				Subject: a.Expr.Range().Ptr(), Context: blk.DefRange.Ptr()})
+			continue
+		}
+		on[name] = v.True()
+	}
+	var out []string
+	for _, a := range declared {
+		if on[a] {
+			out = append(out, a)
+		}
+	}
+	return out, diags
 }

@@ -12,16 +12,17 @@ import (
 // reuses one record map and one VM, so a record costs little more than
 // the expressions themselves.
 type evaluator struct {
-	j   *Job
-	vm  vm.VM
-	rec Record
+	j     *Job
+	clock *clock
+	vm    vm.VM
+	rec   Record
 	// dates caches formatted dates: a run sees few distinct ship and
 	// arrival dates, and a cached boxed string costs no allocation.
 	dates map[int]any
 }
 
-func (j *Job) newEvaluator() *evaluator {
-	return &evaluator{j: j, rec: Record{}}
+func (j *Job) newEvaluator(now time.Time) *evaluator {
+	return &evaluator{j: j, clock: newClock(now, j.Location), rec: Record{}}
 }
 
 // eval applies filters and mappings to e.rec.
@@ -178,14 +179,14 @@ func canonical(v any, f Field, loc *time.Location) (any, error) {
 	return nil, fmt.Errorf("field kind %s is not supported", f.Kind)
 }
 
-// SetNow sets the job's clock for the next plan or run: the pinned time
-// when the job was loaded with one, else now.
-func (j *Job) SetNow(now time.Time) {
-	if !j.pinned.IsZero() {
-		now = j.pinned
+// now is the clock of a run or plan: its own, else the job's pinned
+// time, else the wall clock.
+func (j *Job) now(own time.Time) time.Time {
+	switch {
+	case !own.IsZero():
+		return own
+	case !j.pinned.IsZero():
+		return j.pinned
 	}
-	j.clock.set(now)
+	return time.Now()
 }
-
-// Now is the job's current clock.
-func (j *Job) Now() time.Time { return j.clock.now }

@@ -19,8 +19,7 @@ func tokyo(t *testing.T) *time.Location {
 // TestHelpers pins now at the design's example, 2026-11-28 10:00 JST.
 func TestHelpers(t *testing.T) {
 	loc := tokyo(t)
-	c := &clock{loc: loc}
-	c.set(time.Date(2026, 11, 28, 10, 0, 0, 0, loc))
+	c := newClock(time.Date(2026, 11, 28, 10, 0, 0, 0, loc), loc)
 	at := func(s string) time.Time {
 		v, err := ParseTime(s, loc)
 		if err != nil {
@@ -28,7 +27,7 @@ func TestHelpers(t *testing.T) {
 		}
 		return v
 	}
-	env := map[string]any{"t": time.Time{}, "s": "", "n": int64(0)}
+	env := map[string]any{"t": time.Time{}, "s": "", "n": int64(0), clockVar: c}
 	tests := []struct {
 		expr string
 		vars map[string]any
@@ -67,11 +66,15 @@ func TestHelpers(t *testing.T) {
 		{"today() == date('2026-11-28')", nil, true},
 	}
 	for _, tt := range tests {
-		prog, err := expr.Compile(tt.expr, append([]expr.Option{expr.Env(env)}, exprOptions(c)...)...)
+		prog, err := expr.Compile(tt.expr, append([]expr.Option{expr.Env(env)}, exprOptions(loc)...)...)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.expr, err)
 		}
-		got, err := expr.Run(prog, tt.vars)
+		vars := map[string]any{clockVar: c}
+		for k, v := range tt.vars {
+			vars[k] = v
+		}
+		got, err := expr.Run(prog, vars)
 		if err != nil {
 			t.Fatalf("%s %v: %v", tt.expr, tt.vars, err)
 		}

@@ -24,6 +24,8 @@ type PlanOptions struct {
 	// Compare reads the destination's current values (it must implement
 	// Comparer) and marks what each record would change.
 	Compare bool
+	// Now is the plan's clock; zero: the job's pinned time or the wall clock.
+	Now time.Time
 }
 
 // Plan reads the job's source and writes, for every record, whether it
@@ -36,7 +38,7 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 	// A plan can be a line per record for a million records: buffer it.
 	bw := bufio.NewWriterSize(w, 64<<10)
 	defer bw.Flush()
-	pw := &planWriter{w: bw, j: j, json: opts.JSON}
+	pw := &planWriter{w: bw, j: j, json: opts.JSON, now: j.now(opts.Now)}
 	scope := j.Scope()
 	if opts.Ledger != nil {
 		pw.ledger, pw.scope = opts.LedgerName, scope
@@ -70,7 +72,7 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 		pending = pending[:0]
 		return nil
 	}
-	_, err := j.each(ctx, func(it *Item) error {
+	_, err := j.each(ctx, pw.now, func(it *Item) error {
 		pending = append(pending, *it)
 		if len(pending) >= 100 {
 			return flush()
@@ -91,16 +93,17 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 }
 
 func (j *Job) caveat() string {
-	if c, ok := j.Dest.(Caveater); ok && len(j.Dest.Actions()) > 0 {
+	if c, ok := j.Dest.(Caveater); ok && len(j.Actions) > 0 {
 		return c.Caveat()
 	}
 	return ""
 }
 
 type planWriter struct {
-	// now holds the destination's current values of the items being
+	now time.Time // the plan's clock
+	// held holds the destination's current values of the items being
 	// written, by index in the flushed chunk, with -compare.
-	now   map[*Item]map[string]any
+	held  map[*Item]map[string]any
 	begun bool // the header is written with the first record, so a source that fails to open leaves no half plan
 	// ledger and scope name the memory the plan read, when it read one.
 	ledger, scope string
@@ -130,7 +133,7 @@ func (p *planWriter) begin() {
 	if p.json {
 		h := map[string]any{
 			"job": j.Name, "source": j.SourceType, "destination": j.DestType,
-			"now": j.Now().Format(time.RFC3339), "time_zone": j.Location.String(),
+			"now": p.now.In(j.Location).Format(time.RFC3339), "time_zone": j.Location.String(),
 		}
 		if p.scope != "" {
 			h["ledger"], h["ledger_scope"] = p.ledger, p.scope
@@ -140,7 +143,7 @@ func (p *planWriter) begin() {
 		p.first = true
 		return
 	}
-	p.printf("Job %q: %s → %s, now %s (%s)\n", j.Name, j.SourceType, j.DestType, j.Now().Format(time.RFC3339), j.Location)
+	p.printf("Job %q: %s → %s, now %s (%s)\n", j.Name, j.SourceType, j.DestType, p.now.In(j.Location).Format(time.RFC3339), j.Location)
 	if p.scope != "" {
 		p.printf("Ledger: %s, scope %q\n", p.ledger, p.scope)
 	}
@@ -157,7 +160,7 @@ func (p *planWriter) current(ctx context.Context, cmp Comparer, items []Item) er
 			idx = append(idx, &items[i])
 		}
 	}
-	p.now = map[*Item]map[string]any{}
+	p.held = map[*Item]map[string]any{}
 	if len(batch) == 0 {
 		return nil
 	}
@@ -170,10 +173,10 @@ func (p *planWriter) current(ctx context.Context, cmp Comparer, items []Item) er
 	}
 	for i, it := range idx {
 		if cur[i] == nil {
-			p.now[it] = map[string]any{} // not found: everything is new
+			p.held[it] = map[string]any{} // not found: everything is new
 			continue
 		}
-		p.now[it] = cur[i]
+		p.held[it] = cur[i]
 	}
 	return nil
 }
@@ -199,7 +202,7 @@ func (p *planWriter) item(it *Item) {
 		if it.Status == Send || it.Status == Unchanged {
 			ji.Key, ji.Payload = it.Payload.Key, it.Payload.Values
 			ji.Clears = clears(it.Payload)
-			if cur, ok := p.now[it]; ok {
+			if cur, ok := p.held[it]; ok {
 				ji.Current, ji.Changes = cur, changes(it.Payload, cur)
 				if ji.Changes == nil {
 					ji.Changes = []string{}
@@ -242,7 +245,7 @@ func (p *planWriter) item(it *Item) {
 			if s, ok := v.(string); ok && s == "" {
 				note = "  # clears the field"
 			}
-			if cur, ok := p.now[it]; ok {
+			if cur, ok := p.held[it]; ok {
 				c, known := cur[m.Field.Name]
 				switch {
 				case len(cur) == 0:
@@ -294,7 +297,7 @@ func (p *planWriter) quoted(filter string) string {
 
 func (p *planWriter) end(c Counts, caveat string, caveated []string) {
 	p.begin()
-	actions := p.j.Dest.Actions()
+	actions := p.j.Actions
 	if p.json {
 		tail := map[string]any{"summary": c, "after_export": actions}
 		if caveat != "" && len(caveated) > 0 {

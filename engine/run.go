@@ -37,6 +37,8 @@ type RunOptions struct {
 	// Log receives one line per failed record and what the run waits for;
 	// nil discards them.
 	Log io.Writer
+	// Now is the run's clock; zero: the job's pinned time or the wall clock.
+	Now time.Time
 }
 
 // Failure is one record that did not make it.
@@ -129,8 +131,9 @@ const lockPoll = 500 * time.Millisecond
 // the error; the error is for what stops the run.
 func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err error) {
 	start := time.Now()
-	j.SetNow(start)
-	sum = RunSummary{Job: j.Name, Trigger: opts.Trigger, Now: j.Now(), Actions: map[string]int{}}
+	now := j.now(opts.Now)
+	ctx = WithNow(ctx, now)
+	sum = RunSummary{Job: j.Name, Trigger: opts.Trigger, Now: now.In(j.Location), Actions: map[string]int{}}
 	ctx, span := otel.Tracer(tracerName).Start(ctx, "job",
 		trace.WithAttributes(attribute.String("runner.job", j.Name),
 			attribute.String("runner.source", j.SourceType), attribute.String("runner.destination", j.DestType)))
@@ -214,7 +217,7 @@ func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err err
 		}
 	}()
 
-	units, err := j.each(ctx, func(it *Item) error {
+	units, err := j.each(ctx, now, func(it *Item) error {
 		if stop.stopped() {
 			return errStopped
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // next reads the next record into it. It returns io.EOF at the end.
@@ -28,16 +29,18 @@ func (e *evaluator) next(ctx context.Context, recs Records, it *Item) error {
 		return nil
 	}
 	e.rec["vars"] = e.j.vars
+	e.rec[clockVar] = e.clock
 	e.eval(it)
 	return nil
 }
 
-// each streams every source record through filters and mappings. It
+// each streams every source record through filters and mappings, with
+// now as the clock (the source opens with it in ctx too). It
 // returns the units the source read, when it reads from units. A record key
 // gets one decision per run: a later record with the key of one already
 // sent is skipped, so that an order is never sent twice in a run.
-func (j *Job) each(ctx context.Context, fn func(*Item) error) (units []string, err error) {
-	recs, err := j.Source.Open(ctx)
+func (j *Job) each(ctx context.Context, now time.Time, fn func(*Item) error) (units []string, err error) {
+	recs, err := j.Source.Open(WithNow(ctx, now))
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", j.SourceType, err)
 	}
@@ -45,7 +48,7 @@ func (j *Job) each(ctx context.Context, fn func(*Item) error) (units []string, e
 	if ul, ok := recs.(UnitLister); ok {
 		units = ul.Files()
 	}
-	e := j.newEvaluator()
+	e := j.newEvaluator(now)
 	decided := map[string]string{} // record key → position of the record sent for it
 	var it Item
 	for {

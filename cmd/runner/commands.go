@@ -188,7 +188,7 @@ func (c *cli) validate(ctx context.Context, args []string) int {
 				info.Mappings = append(info.Mappings, m.Field.Name)
 			}
 			if j.Dest != nil {
-				info.Actions = append(info.Actions, j.Dest.Actions()...)
+				info.Actions = append(info.Actions, j.Actions...)
 			}
 			out.Jobs = append(out.Jobs, info)
 		}
@@ -421,7 +421,6 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 	}
 	code := exitOK
 	for _, j := range jobs {
-		j.SetNow(time.Now())
 		if _, err := j.Plan(ctx, c.stdout, opts); err != nil {
 			fmt.Fprintf(c.stderr, "runner plan: job %q: %v\n", j.Name, engine.Clip(err.Error()))
 			code = exitStopped

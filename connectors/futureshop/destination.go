@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,10 +34,6 @@ type destConfig struct {
 	PointsActivation *string `hcl:"points_activation,optional"`
 }
 
-type afterExportConfig struct {
-	CompleteOrder bool `hcl:"complete_order,optional"`
-}
-
 // destination is the shipping sink: 発送API plus the 処理済み action.
 type destination struct {
 	cfg           config
@@ -46,10 +43,9 @@ type destination struct {
 	cmp           compareClient
 }
 
-// NewDestination decodes a futureshop destination block and the job's
-// after_export body (nil when the job has none). It is the registry's
-// factory for the destination "futureshop".
-func NewDestination(body, afterExport hcl.Body, s *engine.Settings) (engine.Destination, hcl.Diagnostics) {
+// NewDestination decodes a futureshop destination block. It is the
+// registry's factory for the destination "futureshop".
+func NewDestination(body hcl.Body, s *engine.Settings) (engine.Destination, hcl.Diagnostics) {
 	var ctx *hcl.EvalContext
 	if s != nil {
 		ctx = s.Eval
@@ -82,11 +78,7 @@ func NewDestination(body, afterExport hcl.Body, s *engine.Settings) (engine.Dest
 		}
 		d.points = p
 	}
-	if afterExport != nil {
-		var ae afterExportConfig
-		diags = append(diags, decodeBody(afterExport, ctx, &ae)...)
-		d.completeOrder = ae.CompleteOrder
-	}
+	d.completeOrder = s != nil && slices.Contains(s.Actions, ActionCompleteOrder)
 	if msg := d.Caveat(); msg != "" {
 		diags = append(diags, attrDiag(body, "points_activation", hcl.DiagWarning, "Points need manual activation", msg))
 	}
@@ -96,7 +88,9 @@ func NewDestination(body, afterExport hcl.Body, s *engine.Settings) (engine.Dest
 	return d, diags
 }
 
-func (d *destination) Fields() []engine.Field {
+func (d *destination) Fields() []engine.Field { return destinationFields() }
+
+func destinationFields() []engine.Field {
 	unsent := "futureshop's 発送API has no confirmed key for the carrier (配送会社), so the value is accepted but not sent."
 	if carrierKey != "" {
 		unsent = ""
@@ -131,13 +125,6 @@ func (d *destination) Scope() string { return d.cfg.identity() }
 
 // Shares implements engine.Sharer.
 func (d *destination) Shares() []string { return d.cfg.shares() }
-
-func (d *destination) Actions() []string {
-	if d.completeOrder {
-		return []string{ActionCompleteOrder}
-	}
-	return nil
-}
 
 // Caveat returns the points caveat when the job moves orders to 処理済み
 // and the shop activates points on a status change, since API status

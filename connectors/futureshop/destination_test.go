@@ -20,14 +20,14 @@ client_id     = ""
 client_secret = ""
 `
 	tests := []struct {
-		name    string
-		body    string
-		after   string // after_export body; "" means none
-		err     string // summary of the expected error
-		warn    string // summary of the expected warning
-		warnAt  string // the source text the warning points at
-		actions []string
-		batch   int
+		name     string
+		body     string
+		complete bool   // after_export turns complete_order on
+		err      string // summary of the expected error
+		warn     string // summary of the expected warning
+		warnAt   string // the source text the warning points at
+		actions  []string
+		batch    int
 	}{
 		{name: "empty credentials decode", body: base, batch: 100},
 		{name: "batch size", body: base + "batch_size = 40\n", batch: 40},
@@ -37,26 +37,26 @@ client_secret = ""
 		{name: "timeout", body: base + "timeout = \"soon\"\n", err: "Invalid timeout"},
 		{name: "unknown points setting", body: base + "points_activation = \"often\"\n", err: "Invalid points_activation"},
 		{name: "unknown attribute", body: base + "carrier_key = \"x\"\n", err: "Unsupported argument"},
-		{name: "complete order", body: base, after: "complete_order = true", actions: []string{ActionCompleteOrder}, batch: 100},
+		{name: "complete order", body: base, complete: true, actions: []string{ActionCompleteOrder}, batch: 100},
 		{
-			name: "points on complete", body: base + "points_activation = \"処理済み時に有効\"\n", after: "complete_order = true",
+			name: "points on complete", body: base + "points_activation = \"処理済み時に有効\"\n", complete: true,
 			warn: "Points need manual activation", warnAt: `"処理済み時に有効"`, actions: []string{ActionCompleteOrder}, batch: 100,
 		},
 		{name: "points on complete, no status change", body: base + "points_activation = \"on_complete\"\n", batch: 100},
 		{name: "points on ship, no status change", body: base + "points_activation = \"on_ship\"\n", batch: 100},
 		{
-			name: "points on ship", body: base + "points_activation = \"on_ship\"\n", after: "complete_order = true",
+			name: "points on ship", body: base + "points_activation = \"on_ship\"\n", complete: true,
 			warn: "Points need manual activation", warnAt: `"on_ship"`, actions: []string{ActionCompleteOrder}, batch: 100,
 		},
-		{name: "points on order", body: base + "points_activation = \"注文完了時に有効\"\n", after: "complete_order = true", actions: []string{ActionCompleteOrder}, batch: 100},
+		{name: "points on order", body: base + "points_activation = \"注文完了時に有効\"\n", complete: true, actions: []string{ActionCompleteOrder}, batch: 100},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var after hcl.Body
-			if tt.after != "" {
-				after = parseBody(t, tt.after)
+			s := settings()
+			if tt.complete {
+				s.Actions = []string{ActionCompleteOrder}
 			}
-			d, diags := NewDestination(parseBody(t, tt.body), after, settings())
+			d, diags := NewDestination(parseBody(t, tt.body), s)
 			if tt.err != "" {
 				if !diags.HasErrors() || diags[0].Summary != tt.err {
 					t.Fatalf("diags = %v, want error %q", diags, tt.err)
@@ -84,8 +84,8 @@ client_secret = ""
 			} else if c := d.(engine.Caveater).Caveat(); c != "" {
 				t.Errorf("Caveat() = %q, want none", c)
 			}
-			if !equal(d.Actions(), tt.actions) {
-				t.Errorf("Actions() = %v, want %v", d.Actions(), tt.actions)
+			if got := actions(d.(*destination)); !equal(got, tt.actions) {
+				t.Errorf("actions = %v, want %v", got, tt.actions)
 			}
 			if d.BatchSize() != tt.batch {
 				t.Errorf("BatchSize() = %d, want %d", d.BatchSize(), tt.batch)
@@ -100,7 +100,7 @@ api_domain    = "shop.example.jp"
 shop_key      = "k"
 client_id     = "id"
 client_secret = ""
-`), nil, settings())
+`), settings())
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

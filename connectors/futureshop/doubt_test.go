@@ -148,7 +148,7 @@ func TestPagingLoopsAndShifts(t *testing.T) {
 		if diags.HasErrors() {
 			t.Fatal(diags)
 		}
-		recs, err := src.Open(context.Background())
+		recs, err := src.Open(engine.WithNow(context.Background(), testNow))
 		if err != nil {
 			return nil, 0, err
 		}

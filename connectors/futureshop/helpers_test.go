@@ -18,7 +18,7 @@ const testRate = 50
 var testNow = time.Date(2026, 11, 28, 10, 0, 0, 0, jst)
 
 func settings() *engine.Settings {
-	return &engine.Settings{Location: jst, Now: func() time.Time { return testNow }, JobName: "test"}
+	return &engine.Settings{Location: jst, JobName: "test"}
 }
 
 func parseBody(t testing.TB, src string) hcl.Body {
@@ -51,11 +51,11 @@ func newServer(t testing.TB, opts ...futureshoptest.Option) *futureshoptest.Serv
 // newDest decodes a destination against srv with fast backoff.
 func newDest(t testing.TB, srv *futureshoptest.Server, extra string, complete bool) *destination {
 	t.Helper()
-	var after hcl.Body
+	s := settings()
 	if complete {
-		after = parseBody(t, "complete_order = true\n")
+		s.Actions = []string{ActionCompleteOrder}
 	}
-	d, diags := NewDestination(parseBody(t, credBody(srv, extra)), after, settings())
+	d, diags := NewDestination(parseBody(t, credBody(srv, extra)), s)
 	if diags.HasErrors() {
 		t.Fatalf("NewDestination: %s", diags)
 	}
@@ -127,7 +127,7 @@ func export(ctx context.Context, t testing.TB, d engine.Destination, payloads []
 				failed[batch[j].Key] = r
 			}
 		}
-		for _, a := range d.Actions() {
+		for _, a := range actions(d.(*destination)) {
 			if len(ok) == 0 {
 				break
 			}
@@ -180,4 +180,13 @@ func checkRate(t testing.TB, reqs []futureshoptest.Request, rps float64) {
 			t.Errorf("request %d (%s) was refused with 429", i, reqs[i].Path)
 		}
 	}
+}
+
+// actions is what the engine would run after the write: the destination's
+// post-export actions the job turned on.
+func actions(d *destination) []string {
+	if d.completeOrder {
+		return []string{ActionCompleteOrder}
+	}
+	return nil
 }

@@ -61,7 +61,7 @@ func capturedShop(t *testing.T, keep ...string) (*httptest.Server, *[]string) {
 
 func readAll(t *testing.T, src engine.Source) []engine.Record {
 	t.Helper()
-	recs, err := src.Open(context.Background())
+	recs, err := src.Open(engine.WithNow(context.Background(), testNow))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ client_secret = "s"
 rate_limit    = 50
 days          = 400
 `)
-	src, diags := NewSource(body, &engine.Settings{Location: jst, Now: func() time.Time { return time.Date(2026, 11, 28, 10, 0, 0, 0, jst) }})
+	src, diags := NewSource(body, &engine.Settings{Location: jst})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -133,7 +133,7 @@ client_secret = "s"
 rate_limit    = 50
 days          = 400
 `)
-	src, _ = NewSource(body, &engine.Settings{Location: jst, Now: func() time.Time { return time.Date(2026, 11, 28, 10, 0, 0, 0, jst) }})
+	src, _ = NewSource(body, &engine.Settings{Location: jst})
 	src.(engine.FieldUser).UseFields([]string{"order_no", "product_no"})
 	recs = readAll(t, src)
 	if len(recs) != 2 || recs[0]["product_no"] != "cushion" || recs[1]["product_no"] != "wreath" || recs[1]["sku_no"] != "wreath-lv" {

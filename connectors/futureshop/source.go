@@ -32,7 +32,6 @@ type source struct {
 	shippingStatus string
 	paymentStatus  string
 	loc            *time.Location
-	now            func() time.Time
 	// detail is set when the job reads a field only the order detail has:
 	// then every order costs one more request.
 	detail bool
@@ -41,15 +40,12 @@ type source struct {
 // NewSource decodes a futureshop source block. It is the registry's
 // factory for the source "futureshop".
 func NewSource(body hcl.Body, s *engine.Settings) (engine.Source, hcl.Diagnostics) {
-	src := &source{days: DefaultDays, loc: jst, now: time.Now}
+	src := &source{days: DefaultDays, loc: jst}
 	var ctx *hcl.EvalContext
 	if s != nil {
 		ctx = s.Eval
 		if s.Location != nil {
 			src.loc = s.Location
-		}
-		if s.Now != nil {
-			src.now = s.Now
 		}
 	}
 	var creds credentials
@@ -153,7 +149,7 @@ func (s *source) Open(ctx context.Context) (engine.Records, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := s.now().In(s.loc)
+	now := engine.Now(ctx).In(s.loc)
 	y, m, d := now.Date()
 	start := time.Date(y, m, d-s.days, 0, 0, 0, 0, s.loc)
 	// futureshop reads zone-less times as JST whatever the job's zone.

@@ -42,7 +42,7 @@ func TestSource(t *testing.T) {
 			if diags.HasErrors() {
 				t.Fatal(diags)
 			}
-			recs, err := src.Open(context.Background())
+			recs, err := src.Open(engine.WithNow(context.Background(), testNow))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,7 +140,9 @@ func TestDecodeSource(t *testing.T) {
 func TestRegister(t *testing.T) {
 	r := engine.NewRegistry()
 	Register(r)
-	if r.Sources["futureshop"] == nil || r.Destinations["futureshop"] == nil {
-		t.Fatal("futureshop not registered")
+	src, ok := r.Source("futureshop")
+	dst, ok2 := r.Destination("futureshop")
+	if !ok || !ok2 || len(src.Fields) == 0 || len(dst.Fields) == 0 || len(dst.Actions) != 1 || dst.Actions[0].Name != ActionCompleteOrder {
+		t.Fatalf("registered %+v, %+v", src, dst)
 	}
 }

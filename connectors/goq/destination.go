@@ -62,7 +62,6 @@ type Destination struct {
 	kinds   []engine.Kind
 	key     []string
 	loc     *time.Location
-	now     func() time.Time
 	guard   bool        // formula_guard
 	mode    os.FileMode // file_mode
 	// tag is a short hash of the job's name: a job's temporary files carry
@@ -84,29 +83,21 @@ type Destination struct {
 //
 // The columns are the fields a job may map, in file order; unmapped ones are
 // written empty. The key fields are required mappings.
-func NewDestination(body, afterExport hcl.Body, s *engine.Settings) (engine.Destination, hcl.Diagnostics) {
-	d, diags := newDestination(body, afterExport, s)
+func NewDestination(body hcl.Body, s *engine.Settings) (engine.Destination, hcl.Diagnostics) {
+	d, diags := newDestination(body, s)
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	return d, diags
 }
 
-func newDestination(body, afterExport hcl.Body, s *engine.Settings) (*Destination, hcl.Diagnostics) {
+func newDestination(body hcl.Body, s *engine.Settings) (*Destination, hcl.Diagnostics) {
 	var cfg destinationConfig
 	diags := gohcl.DecodeBody(body, evalContext(s), &cfg)
-	if afterExport != nil {
-		// goq_csv has no post-export actions: any setting is a mistake.
-		_, d := afterExport.Content(&hcl.BodySchema{})
-		diags = append(diags, d...)
-	}
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	d := &Destination{dir: cfg.Dir, cp932: true, loc: location(s), now: time.Now, guard: true, mode: defaultFileMode}
-	if s != nil && s.Now != nil {
-		d.now = s.Now
-	}
+	d := &Destination{dir: cfg.Dir, cp932: true, loc: location(s), guard: true, mode: defaultFileMode}
 	job := ""
 	if s != nil {
 		job = s.JobName
@@ -246,8 +237,6 @@ func (d *Destination) Key(values map[string]any) string {
 func (d *Destination) BatchSize() int { return destBatchSize }
 
 // Actions implements engine.Destination: GoQ's import has none.
-func (d *Destination) Actions() []string { return nil }
-
 // Scope implements engine.Scoper: what was written is remembered per
 // import directory.
 func (d *Destination) Scope() string {
@@ -281,7 +270,7 @@ func (d *Destination) Open(ctx context.Context) (engine.Conn, error) {
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("goq_csv: %w", err)
 	}
-	c := &conn{d: d, f: f, row: make([]string, len(d.columns))}
+	c := &conn{d: d, f: f, row: make([]string, len(d.columns)), now: engine.Now(ctx)}
 	if d.cp932 {
 		c.enc = newEncoder()
 	}
@@ -327,6 +316,7 @@ func (d *Destination) Resolve(ctx context.Context, tokens []string) (map[string]
 // conn is one run's output file.
 type conn struct {
 	d      *Destination
+	now    time.Time // the run's clock, for the file's name
 	f      *os.File
 	w      *csv.Writer
 	enc    *encoder // nil for UTF-8
@@ -476,7 +466,7 @@ func (c *conn) Close(ctx context.Context) error {
 	if cerr := c.f.Close(); err == nil {
 		err = cerr
 	}
-	final := filepath.Join(c.d.dir, c.d.prefix+c.d.now().In(c.d.loc).Format("20060102-150405")+".csv")
+	final := filepath.Join(c.d.dir, c.d.prefix+c.now.In(c.d.loc).Format("20060102-150405")+".csv")
 	if err != nil {
 		// The file stays where it is, uncommitted: the next run's Resolve
 		// removes it and sends its records again.

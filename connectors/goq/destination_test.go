@@ -18,7 +18,7 @@ func newTestDestination(t *testing.T, cfg string) (*Destination, string) {
 	t.Helper()
 	dir := t.TempDir()
 	body := parseBody(t, "dest.hcl", []byte(strings.ReplaceAll(cfg, "DIR", filepath.ToSlash(dir))))
-	d, diags := NewDestination(body, nil, testSettings())
+	d, diags := NewDestination(body, testSettings())
 	if diags.HasErrors() {
 		t.Fatalf("NewDestination: %s", diags)
 	}
@@ -47,7 +47,7 @@ func TestDestinationCP932(t *testing.T) {
 	if !fields[0].Required || !fields[1].Required || fields[2].Required || fields[1].Kind != engine.Int || fields[2].Kind != engine.String {
 		t.Errorf("fields = %+v", fields)
 	}
-	ctx := context.Background()
+	ctx := engine.WithNow(context.Background(), testNow)
 	c, err := d.Open(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +115,7 @@ func TestDestinationUTF8(t *testing.T) {
 	d, dir := newTestDestination(t, `dir = "DIR"
 encoding = "utf-8"
 columns = ["order_no", "name"]`)
-	ctx := context.Background()
+	ctx := engine.WithNow(context.Background(), testNow)
 	c, err := d.Open(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +141,7 @@ func TestDestinationNeverOverwrites(t *testing.T) {
 	if err := os.WriteFile(existing, []byte("keep me"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := engine.WithNow(context.Background(), testNow)
 	for i := 0; i < 2; i++ {
 		c, err := d.Open(ctx)
 		if err != nil {
@@ -165,7 +165,7 @@ func TestDestinationNeverOverwrites(t *testing.T) {
 
 func TestDestinationEmptyRunLeavesNoFile(t *testing.T) {
 	d, dir := newTestDestination(t, importConfig)
-	ctx := context.Background()
+	ctx := engine.WithNow(context.Background(), testNow)
 	c, err := d.Open(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -200,18 +200,8 @@ headers = { z = "Z", a = "😀" }
 types = { a = "float", y = "int" }
 key = ["k"]
 `))
-	after := parseBody(t, "after.hcl", []byte("complete_order = true\n"))
-	_, diags := NewDestination(body, after, testSettings())
+	_, diags := NewDestination(body, testSettings())
 	var got []string
-	for _, d := range diags {
-		got = append(got, d.Summary)
-	}
-	want := []string{"Unsupported argument"}
-	if len(got) != 1 || got[0] != want[0] {
-		t.Errorf("with after_export: %q", got)
-	}
-	_, diags = NewDestination(body, nil, testSettings())
-	got = got[:0]
 	for _, d := range diags {
 		got = append(got, d.Summary)
 	}
@@ -225,8 +215,10 @@ key = ["k"]
 func TestRegister(t *testing.T) {
 	r := engine.NewRegistry()
 	Register(r)
-	if r.Sources["goq_csv"] == nil || r.Destinations["goq_csv"] == nil {
-		t.Fatal("goq_csv not registered")
+	src, ok := r.Source("goq_csv")
+	dst, ok2 := r.Destination("goq_csv")
+	if !ok || !ok2 || len(src.Fields) == 0 || len(dst.Fields) != 0 || len(dst.Actions) != 0 {
+		t.Fatalf("registered %+v, %+v", src, dst)
 	}
 }
 
@@ -269,7 +261,7 @@ func hidden(t *testing.T, dir string) []string {
 // every other leftover of the job.
 func TestDestinationStagesUntilClose(t *testing.T) {
 	d, dir := newTestDestination(t, importConfig)
-	ctx := context.Background()
+	ctx := engine.WithNow(context.Background(), testNow)
 	write := func() (string, engine.Conn) {
 		c, err := d.Open(ctx)
 		if err != nil {
@@ -322,7 +314,7 @@ encoding = "utf-8"
 columns = ["order_no", "a", "b", "c", "d", "e", "f", "n"]
 types = { n = "int" }
 `+tt.cfg)
-		ctx := context.Background()
+		ctx := engine.WithNow(context.Background(), testNow)
 		c, err := d.Open(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -32,12 +32,11 @@ func mustLoad(name string) *time.Location {
 	return loc
 }
 
+// testNow is the run's clock in tests that name files by it.
+var testNow = time.Date(2026, 11, 28, 10, 0, 0, 0, tokyo)
+
 func testSettings() *engine.Settings {
-	return &engine.Settings{
-		Location: tokyo,
-		Now:      func() time.Time { return time.Date(2026, 11, 28, 10, 0, 0, 0, tokyo) },
-		JobName:  "test",
-	}
+	return &engine.Settings{Location: tokyo, JobName: "test"}
 }
 
 func parseBody(t testing.TB, name string, src []byte) hcl.Body {

@@ -229,7 +229,9 @@ func newSource(body hcl.Body, s *engine.Settings) (*Source, hcl.Diagnostics) {
 }
 
 // Fields implements engine.Source.
-func (s *Source) Fields() []engine.Field {
+func (s *Source) Fields() []engine.Field { return sourceFields() }
+
+func sourceFields() []engine.Field {
 	fs := make([]engine.Field, len(columns))
 	for i, c := range columns {
 		fs[i] = engine.Field{Name: c.field, Kind: c.kind, Doc: c.header + ": " + c.doc}
