@@ -62,16 +62,17 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	}
 	cmd, rest := args[0], args[1:]
 	commands := map[string]func(context.Context, []string) int{
-		"validate": c.validate,
-		"fmt":      c.fmt,
-		"plan":     c.plan,
-		"run":      c.run,
-		"demo":     c.demo,
-		"serve":    c.serve,
-		"history":  c.history,
-		"failures": c.failures,
-		"retry":    c.retry,
-		"unlock":   c.unlock,
+		"validate":   c.validate,
+		"fmt":        c.fmt,
+		"plan":       c.plan,
+		"run":        c.run,
+		"demo":       c.demo,
+		"serve":      c.serve,
+		"history":    c.history,
+		"failures":   c.failures,
+		"retry":      c.retry,
+		"unlock":     c.unlock,
+		"connectors": c.connectors,
 	}
 	f, ok := commands[cmd]
 	switch {
@@ -138,6 +139,7 @@ commands:
   failures [JOB]            records parked after a failure that retrying cannot fix
   retry JOB [KEY...]        send parked records again on the next run
   unlock JOB                release the lock of a job whose run died
+  connectors                every source and destination: settings, fields, actions
   version                   the module version, VCS revision and Go version
   help [COMMAND]            this text, or a command's flags
 
