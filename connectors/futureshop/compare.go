@@ -45,7 +45,7 @@ func (d *destination) Current(ctx context.Context, batch []engine.Payload) ([]ma
 	out := make([]map[string]any, len(batch))
 	for i, p := range batch {
 		no, _ := p.Values[fieldOrderNo].(string)
-		sn, _ := shipmentNo(p.Values)
+		sn := shipmentNo(p.Values)
 		s, ok := found[fmt.Sprintf("%s/%d", no, sn)]
 		if !ok {
 			continue

@@ -9,8 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/goqsync/runner/engine"
 	"github.com/hashicorp/hcl/v2"
@@ -114,7 +112,7 @@ func destinationFields() []engine.Field {
 // Key is "orderNo/shipmentNo", the unit futureshop updates.
 func (d *destination) Key(values map[string]any) string {
 	no, _ := values[fieldOrderNo].(string)
-	sn, _ := shipmentNo(values)
+	sn := shipmentNo(values)
 	return no + "/" + strconv.FormatInt(sn, 10)
 }
 
@@ -152,29 +150,14 @@ type conn struct {
 	batchSize int
 }
 
-// shipmentNo reads shipment_no, 1 when unmapped.
-func shipmentNo(values map[string]any) (int64, bool) {
-	v, ok := values[fieldShipmentNo]
-	if !ok || v == nil {
-		return 1, true
+// shipmentNo reads shipment_no, 1 when unmapped. Payloads come from the
+// engine, which makes an Int field's value an int64.
+func shipmentNo(values map[string]any) int64 {
+	if n, ok := values[fieldShipmentNo].(int64); ok {
+		return n
 	}
-	switch n := v.(type) {
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	case float64:
-		if n == float64(int64(n)) {
-			return int64(n), true
-		}
-	case string:
-		i, err := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
-		return i, err == nil
-	}
-	return 0, false
+	return 1
 }
-
-var dateRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 
 // item is one payload as the 発送API receives it.
 type item struct {
@@ -185,7 +168,9 @@ type item struct {
 }
 
 // buildItem turns a payload into an item. A key absent from the payload
-// is never sent: futureshop blanks a field sent as "".
+// is never sent: futureshop blanks a field sent as "". The engine has made
+// the values canonical (strings, yyyy-mm-dd dates, int64) and within each
+// field's MaxBytes; what is left to refuse is what futureshop cannot take.
 func buildItem(i int, p engine.Payload) (item, *engine.Result) {
 	fail := func(format string, a ...any) (item, *engine.Result) {
 		return item{}, &engine.Result{Code: "Invalid", Message: fmt.Sprintf(format, a...), Permanent: true}
@@ -194,42 +179,20 @@ func buildItem(i int, p engine.Payload) (item, *engine.Result) {
 	if no == "" {
 		return fail("order_no is empty")
 	}
-	if len(no) > maxOrderNoBytes {
-		return fail("order_no %q is %d bytes; futureshop allows %d", no, len(no), maxOrderNoBytes)
-	}
-	sn, ok := shipmentNo(p.Values)
-	if !ok || sn < 1 {
-		return fail("shipment_no %v is not a positive integer", p.Values[fieldShipmentNo])
+	sn := shipmentNo(p.Values)
+	if sn < 1 {
+		return fail("shipment_no %d is not a positive integer", sn)
 	}
 	it := item{idx: i, orderNo: no, shipmentNo: sn, info: map[string]string{}}
-	for _, f := range []struct {
-		field, key string
-		date       bool
-	}{
-		{fieldShippingDate, keyShippingDate, true},
-		{fieldInvoiceNo, keyInvoiceNo, false},
-		{fieldExpectedArrival, keyExpectedArrival, true},
-		{fieldCarrier, carrierKey, false},
+	for _, f := range []struct{ field, key string }{
+		{fieldShippingDate, keyShippingDate},
+		{fieldInvoiceNo, keyInvoiceNo},
+		{fieldExpectedArrival, keyExpectedArrival},
+		{fieldCarrier, carrierKey},
 	} {
-		v, present := p.Values[f.field]
-		if !present || v == nil || f.key == "" {
-			continue
+		if s, ok := p.Values[f.field].(string); ok && f.key != "" {
+			it.info[f.key] = s
 		}
-		s, ok := v.(string)
-		if !ok {
-			if t, isTime := v.(time.Time); isTime && f.date {
-				s = t.Format(dateLayout)
-			} else {
-				return fail("%s: want a string, got %T", f.field, v)
-			}
-		}
-		if f.date && s != "" && !dateRE.MatchString(s) {
-			return fail("%s %q is not a yyyy-mm-dd date", f.field, s)
-		}
-		if f.field == fieldInvoiceNo && len(s) > maxInvoiceNoBytes {
-			return fail("invoice_no is %d bytes; futureshop allows %d", len(s), maxInvoiceNoBytes)
-		}
-		it.info[f.key] = s
 	}
 	return it, nil
 }

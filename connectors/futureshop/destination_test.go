@@ -200,6 +200,9 @@ func TestOnlyMappedKeys(t *testing.T) {
 	}
 }
 
+// TestLocalValidation: the engine makes values canonical and keeps them
+// within the fields' byte limits; what the destination still refuses
+// before calling futureshop is what no canonical value rules out.
 func TestLocalValidation(t *testing.T) {
 	srv := newServer(t)
 	nos := seed(srv, 1)
@@ -209,9 +212,9 @@ func TestLocalValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := c.Write(context.Background(), []engine.Payload{
-		shipPayload("1234567890123", fieldShippingDate, "2026-11-27"),
-		shipPayload(nos[0], fieldInvoiceNo, strings.Repeat("伝", 34)), // 102 bytes
-		shipPayload(nos[0], fieldShippingDate, "2026/11/27"),
+		shipPayload("", fieldShippingDate, "2026-11-27"),
+		shipPayload(nos[0], fieldShipmentNo, int64(0), fieldShippingDate, "2026-11-27"),
+		shipPayload(nos[0], fieldShipmentNo, int64(-3), fieldShippingDate, "2026-11-27"),
 	})
 	if err != nil {
 		t.Fatal(err)
