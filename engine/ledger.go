@@ -24,11 +24,10 @@ type Ledger interface {
 	Lookup(ctx context.Context, job, scope string, keys []string) (map[string]LedgerEntry, error)
 	// Begin records that a batch is about to be sent, before it is.
 	Begin(ctx context.Context, run int64, job, scope string, sends []LedgerSend) error
-	// Record stores a batch's results, with the run's progress, at once,
-	// for the entries this run began. With a token, accepted records are
-	// recorded as staged: visible to their consumer only once that commit
-	// happens (see Stager).
-	Record(ctx context.Context, run int64, job, scope string, batch []Payload, results []Result, token string) error
+	// Record stores a batch's outcomes, with the run's progress, at once,
+	// for the entries this run began. The engine decides each status (see
+	// outcomes); a ledger stores it as it is.
+	Record(ctx context.Context, run int64, job, scope string, outcomes []LedgerOutcome) error
 	// Staged lists the tokens of commits that staged records still wait on.
 	Staged(ctx context.Context, job, scope string) ([]string, error)
 	// Settle ends the staging of a token's records: LedgerOK, LedgerPending
@@ -106,6 +105,43 @@ type LedgerEntry struct {
 	Message string
 }
 
+// Unchanged reports whether a payload with hash needs no sending: the
+// destination already accepted exactly this payload.
+func (e LedgerEntry) Unchanged(hash string) bool {
+	return e.Status == LedgerOK && e.Hash != "" && e.Hash == hash
+}
+
+// LedgerOutcome is what a ledger records of one payload's result.
+type LedgerOutcome struct {
+	Key     string
+	Status  string // LedgerOK, LedgerFailed, LedgerParked or LedgerStaged
+	Code    string
+	Message string
+	Token   string // with LedgerStaged: the commit that will make it visible
+}
+
+// outcomes maps a batch's results to ledger statuses: accepted is ok, or
+// staged when the Conn stages (token); a permanent failure is parked, any
+// other failed, to be sent again on the next run.
+func outcomes(batch []Payload, results []Result, token string) []LedgerOutcome {
+	out := make([]LedgerOutcome, len(batch))
+	for i, p := range batch {
+		r := results[i]
+		o := LedgerOutcome{Key: p.Key, Status: LedgerOK, Code: r.Code, Message: r.Message}
+		switch {
+		case r.OK && token != "":
+			o.Status, o.Token = LedgerStaged, token
+		case r.OK:
+		case r.Permanent:
+			o.Status = LedgerParked
+		default:
+			o.Status = LedgerFailed
+		}
+		out[i] = o
+	}
+	return out
+}
+
 // EncodePayload returns the canonical JSON of a payload's values (object
 // keys sorted, as encoding/json writes maps) and its hash: hex of the first
 // 128 bits of the JSON's SHA-256. A ledger stores both; the hash is what
@@ -174,7 +210,7 @@ func (j *Job) markKnown(ctx context.Context, l Ledger, scope, fallback string, f
 		e, ok := known[it.Payload.Key]
 		switch {
 		case !ok:
-		case !force && e.Status == LedgerOK && e.Hash != "" && e.Hash == PayloadHash(it.Payload):
+		case !force && e.Unchanged(PayloadHash(it.Payload)):
 			it.Status = Unchanged
 		case e.Status == LedgerParked:
 			it.Status = Parked

@@ -18,7 +18,8 @@ import (
 	_ "modernc.org/sqlite" // registers "sqlite"
 )
 
-// Entry statuses.
+// Entry statuses. They are the engine's (engine.LedgerOK and the rest),
+// which decides them; the ledger stores and queries them.
 const (
 	// StatusPending means a payload was about to be sent and no outcome was
 	// recorded: it may or may not have reached the destination, so the engine
@@ -62,12 +63,6 @@ type Entry struct {
 	FirstAt  time.Time       `json:"first_at"`
 	LastAt   time.Time       `json:"last_at"`
 	RunID    int64           `json:"run_id"`
-}
-
-// Unchanged reports whether a payload with hash needs no sending: the
-// destination already accepted exactly this payload.
-func (e Entry) Unchanged(hash string) bool {
-	return e.Status == StatusOK && e.Hash == hash
 }
 
 // Send is the intent to send one payload.

@@ -43,21 +43,10 @@ func (l engineLedger) Begin(ctx context.Context, run int64, job, dest string, ba
 	return l.s.Begin(ctx, run, job, dest, sends)
 }
 
-func (l engineLedger) Record(ctx context.Context, run int64, job, dest string, batch []engine.Payload, results []engine.Result, token string) error {
-	outs := make([]ledger.Outcome, len(batch))
-	for i, p := range batch {
-		r := results[i]
-		o := ledger.Outcome{Key: p.Key, Status: ledger.StatusOK, Code: r.Code, Message: r.Message}
-		switch {
-		case r.OK && token != "":
-			o.Status, o.Token = ledger.StatusStaged, token
-		case r.OK:
-		case r.Permanent:
-			o.Status = ledger.StatusParked
-		default:
-			o.Status = ledger.StatusFailed
-		}
-		outs[i] = o
+func (l engineLedger) Record(ctx context.Context, run int64, job, dest string, outcomes []engine.LedgerOutcome) error {
+	outs := make([]ledger.Outcome, len(outcomes))
+	for i, o := range outcomes {
+		outs[i] = ledger.Outcome{Key: o.Key, Status: o.Status, Code: o.Code, Message: o.Message, Token: o.Token}
 	}
 	return l.s.Record(ctx, run, job, dest, outs)
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/goqsync/runner/connectors/futureshop/futureshoptest"
+	"github.com/goqsync/runner/engine"
+	"github.com/goqsync/runner/ledger"
 	"github.com/goqsync/runner/ledger/ledgertest"
 )
 
@@ -189,5 +191,21 @@ func TestInboxArchive(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(inbox, "*")); len(left) != 0 {
 		t.Errorf("inbox not empty: %v", left)
+	}
+}
+
+// TestLedgerVocabulary: the engine decides entry statuses and the ledger
+// stores and queries them; the two spell them the same.
+func TestLedgerVocabulary(t *testing.T) {
+	for _, p := range [][2]string{
+		{engine.LedgerOK, ledger.StatusOK},
+		{engine.LedgerPending, ledger.StatusPending},
+		{engine.LedgerFailed, ledger.StatusFailed},
+		{engine.LedgerParked, ledger.StatusParked},
+		{engine.LedgerStaged, ledger.StatusStaged},
+	} {
+		if p[0] != p[1] {
+			t.Errorf("engine says %q, ledger says %q", p[0], p[1])
+		}
 	}
 }
