@@ -55,15 +55,13 @@ func NewDestination(body, afterExport hcl.Body, s *engine.Settings) (engine.Dest
 		ctx = s.Eval
 	}
 	var creds credentials
-	diags := decodeBody(body, ctx, &creds)
+	var dc destConfig
+	diags := decodeBody(body, ctx, &creds, &dc)
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	cfg, cdiags := creds.config(body)
 	diags = append(diags, cdiags...)
-
-	var dc destConfig
-	diags = append(diags, decodeBody(creds.Remain, ctx, &dc)...)
 	d := &destination{cfg: cfg, batchSize: maxOrdersPerUpdate}
 	if dc.BatchSize != nil {
 		if n := *dc.BatchSize; n < 1 || n > maxOrdersPerUpdate {
@@ -84,7 +82,7 @@ func NewDestination(body, afterExport hcl.Body, s *engine.Settings) (engine.Dest
 	}
 	if afterExport != nil {
 		var ae afterExportConfig
-		diags = append(diags, decodeBody(afterExport, ctx, &ae)...)
+		diags = append(diags, decodeAfterExport(afterExport, ctx, &ae)...)
 		d.completeOrder = ae.CompleteOrder
 	}
 	if msg := d.Caveat(); msg != "" {

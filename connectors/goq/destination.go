@@ -19,7 +19,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/gohcl"
 	"golang.org/x/text/encoding/japanese"
 	"golang.org/x/text/transform"
 
@@ -94,7 +93,7 @@ func NewDestination(body, afterExport hcl.Body, s *engine.Settings) (engine.Dest
 
 func newDestination(body, afterExport hcl.Body, s *engine.Settings) (*Destination, hcl.Diagnostics) {
 	var cfg destinationConfig
-	diags := gohcl.DecodeBody(body, evalContext(s), &cfg)
+	diags := decodeBody(body, evalContext(s), &cfg)
 	if afterExport != nil {
 		// goq_csv has no post-export actions: any setting is a mistake.
 		_, d := afterExport.Content(&hcl.BodySchema{})

@@ -115,7 +115,7 @@ func NewSource(body hcl.Body, s *engine.Settings) (engine.Source, hcl.Diagnostic
 
 func newSource(body hcl.Body, s *engine.Settings) (*Source, hcl.Diagnostics) {
 	var cfg sourceConfig
-	diags := gohcl.DecodeBody(body, evalContext(s), &cfg)
+	diags := decodeBody(body, evalContext(s), &cfg)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -333,6 +333,16 @@ func suggest(name string) string {
 }
 
 func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
+
+// decodeBody is gohcl.DecodeBody after engine.Content, whose diagnostics
+// suggest the setting a misspelt one means.
+func decodeBody(body hcl.Body, ctx *hcl.EvalContext, v any) hcl.Diagnostics {
+	schema, _ := gohcl.ImpliedBodySchema(v)
+	if _, diags := engine.Content(body, schema); diags.HasErrors() {
+		return diags
+	}
+	return gohcl.DecodeBody(body, ctx, v)
+}
 
 func evalContext(s *engine.Settings) *hcl.EvalContext {
 	if s == nil {
