@@ -177,7 +177,7 @@ func newSource(body hcl.Body, s *engine.Settings) (*Source, hcl.Diagnostics) {
 		i := fieldIndex(name)
 		if i < 0 {
 			diags = append(diags, attrDiag(body, "optional", "Unknown field",
-				fmt.Sprintf("optional names %q, which is not a goq_csv field%s.", name, suggest(name))))
+				fmt.Sprintf("optional names %q, which is not a goq_csv field.%s", name, suggest(name))))
 			continue
 		}
 		if i == colOrderNo {
@@ -202,7 +202,7 @@ func newSource(body hcl.Body, s *engine.Settings) (*Source, hcl.Diagnostics) {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Unknown field",
-					Detail:   fmt.Sprintf("%q is not a goq_csv field%s. The fields are %s.", name, suggest(name), fieldList()),
+					Detail:   fmt.Sprintf("%q is not a goq_csv field.%s The fields are %s.", name, suggest(name), fieldList()),
 					Subject:  attr.NameRange.Ptr(),
 				})
 				continue
@@ -324,10 +324,10 @@ func fieldNames() []string {
 	return names
 }
 
-// suggest returns ` (did you mean "x"?)` for a near miss.
+// suggest returns " Did you mean x?", HCL's words, for a near miss.
 func suggest(name string) string {
 	if best := engine.Suggest(name, fieldNames()); best != "" {
-		return fmt.Sprintf(" (did you mean %q?)", best)
+		return " Did you mean " + best + "?"
 	}
 	return ""
 }
