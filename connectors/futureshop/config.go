@@ -44,8 +44,7 @@ func (c *credentials) config(body hcl.Body) (config, hcl.Diagnostics) {
 	}
 	if c.APIDomain != "" {
 		if _, err := parseAPIDomain(c.APIDomain); err != nil {
-			// The error names futureshop for the log; here the block does.
-			diags = append(diags, attrDiag(body, "api_domain", hcl.DiagError, "Invalid api_domain", strings.TrimPrefix(err.Error(), "futureshop: ")+"."))
+			diags = append(diags, attrDiag(body, "api_domain", hcl.DiagError, "Invalid api_domain", err.Error()+"."))
 		}
 	}
 	if c.RateLimit != nil {

@@ -295,7 +295,7 @@ func (s *Source) Inputs() ([]string, error) {
 func (s *Source) Open(ctx context.Context) (engine.Records, error) {
 	files, err := s.Inputs()
 	if err != nil {
-		return nil, fmt.Errorf("goq_csv: %w", err)
+		return nil, err
 	}
 	r := &Rows{src: s, files: files}
 	if r.sv, err = s.survey(ctx, files); err != nil {
