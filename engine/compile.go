@@ -81,31 +81,27 @@ func sample(k Kind) any {
 // suggestion for a typo) and compiles it once.
 func (j *Job) compile(src string, a *hcl.Attribute, where string, env map[string]any, names []string, extra ...expr.Option) (*vm.Program, hcl.Diagnostics) {
 	if err := exprNesting(src); err != nil {
-		return nil, exprDiag(err, src, a, where, "")
+		return nil, exprDiag(err, src, a, where)
 	}
 	tree, err := parser.Parse(src)
 	if err != nil {
-		return nil, exprDiag(err, src, a, where, "")
+		return nil, exprDiag(err, src, a, where)
 	}
 	var diags hcl.Diagnostics
 	funcs := keys(funcDoc)
 	visitor := &nameCheck{fn: func(n ast.Node, name string, member bool) {
 		if member {
 			vars := keys(j.vars)
-			detail := "declared variables: " + strings.Join(vars, ", ")
-			if s := didYouMean(name, vars); s != "" {
-				detail = s + " " + detail
-			}
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("%s: unknown variable vars.%s", where, name),
-				Detail: detail, Subject: exprRange(a, src, n.Location()).Ptr()})
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown variable",
+				Detail: fmt.Sprintf("The expression of %s reads vars.%s, but no variable of that name is declared.%s Declared variables: %s.",
+					where, name, didYouMean(name, vars, "vars."), listOrNone(vars)),
+				Subject: exprRange(a, src, n.Location()).Ptr()})
 			return
 		}
-		detail := fmt.Sprintf("source %s has: %s", j.SourceType, strings.Join(names, ", "))
-		if s := didYouMean(name, append(append([]string{}, names...), funcs...)); s != "" {
-			detail = s + " " + detail
-		}
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("%s: unknown field %q", where, name),
-			Detail: detail, Subject: exprRange(a, src, n.Location()).Ptr()})
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown field",
+			Detail: fmt.Sprintf("The expression of %s reads %s, but source %s has no field of that name.%s Its fields: %s.",
+				where, name, j.SourceType, didYouMean(name, append(append([]string{}, names...), funcs...), ""), strings.Join(names, ", ")),
+			Subject: exprRange(a, src, n.Location()).Ptr()})
 	}, env: env, vars: j.vars, funcs: funcDoc, used: j.used}
 	// let-variables and closure pointers are names too; collect them first.
 	ast.Walk(&tree.Node, &binder{c: visitor})
@@ -115,7 +111,7 @@ func (j *Job) compile(src string, a *hcl.Attribute, where string, env map[string
 	}
 	prog, err := expr.Compile(src, j.exprOpts(env, extra...)...)
 	if err != nil {
-		return nil, exprDiag(err, src, a, where, "")
+		return nil, exprDiag(err, src, a, where)
 	}
 	return prog, nil
 }
@@ -227,7 +223,7 @@ func isBuiltin(name string) bool {
 }
 
 // exprDiag turns an expr error into a diagnostic pointing into the string.
-func exprDiag(err error, src string, a *hcl.Attribute, where, hint string) hcl.Diagnostics {
+func exprDiag(err error, src string, a *hcl.Attribute, where string) hcl.Diagnostics {
 	var fe *file.Error
 	rng := a.Expr.Range()
 	msg := err.Error()
@@ -235,7 +231,8 @@ func exprDiag(err error, src string, a *hcl.Attribute, where, hint string) hcl.D
 		msg = strings.TrimSpace(fe.Message)
 		rng = exprRange(a, src, fe.Location)
 	}
-	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("%s: %s", where, msg), Detail: hint, Subject: rng.Ptr()}}
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid expression",
+		Detail: fmt.Sprintf("The expression of %s is not valid: %s.", where, strings.TrimRight(msg, ".")), Subject: rng.Ptr()}}
 }
 
 // exprRange maps a location inside an expression string to the file. For a
@@ -268,6 +265,14 @@ func exprRange(a *hcl.Attribute, src string, loc file.Location) hcl.Range {
 	start := hcl.Pos{Line: rng.Start.Line, Column: rng.Start.Column + 1 + from, Byte: rng.Start.Byte + 1 + len(string([]rune(src)[:from]))}
 	end := hcl.Pos{Line: rng.Start.Line, Column: rng.Start.Column + 1 + to, Byte: rng.Start.Byte + 1 + len(string([]rune(src)[:to]))}
 	return hcl.Range{Filename: rng.Filename, Start: start, End: end}
+}
+
+// listOrNone joins names for a Detail, or says there are none.
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }
 
 var timeType = reflect.TypeOf(time.Time{})

@@ -97,7 +97,7 @@ var filterSchema = &hcl.BodySchema{
 func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts LoadOptions) (*Job, hcl.Diagnostics) {
 	j := &Job{Name: blk.Labels[0], DeclRange: blk.DefRange, vars: vars, pinned: opts.Now, used: map[string]bool{}}
 	var diags hcl.Diagnostics
-	content, d := blk.Body.Content(jobSchema)
+	content, d := Content(blk.Body, jobSchema)
 	diags = append(diags, d...)
 
 	str := func(name string) (string, *hcl.Attribute) {
@@ -111,7 +111,8 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 			return "", nil
 		}
 		if v.IsNull() || v.Type() != cty.String {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("%s must be a string", name), Subject: a.Expr.Range().Ptr()})
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
+				Detail: fmt.Sprintf("The argument %s of job %q must be a string.", name, j.Name), Subject: a.Expr.Range().Ptr()})
 			return "", nil
 		}
 		return v.AsString(), a
@@ -128,8 +129,8 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 		if tzAttr != nil {
 			subj = tzAttr.Expr.Range().Ptr()
 		}
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("unknown time zone %q", tz),
-			Detail: "use an IANA name such as Asia/Tokyo", Subject: subj})
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown time zone",
+			Detail: fmt.Sprintf("Job %q has time_zone %q, which is not a zone this build knows. Use an IANA name such as \"Asia/Tokyo\".", j.Name, tz), Subject: subj})
 		loc = time.FixedZone("JST", 9*3600)
 	}
 	j.Location = loc
@@ -137,8 +138,8 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 	if s, a := str("schedule"); a != nil {
 		sched, err := ParseSchedule(s, loc)
 		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("invalid schedule %q", s),
-				Detail: err.Error(), Subject: a.Expr.Range().Ptr()})
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid schedule",
+				Detail: fmt.Sprintf("The schedule %q of job %q is not valid: %v.", s, j.Name, err), Subject: a.Expr.Range().Ptr()})
 		}
 		j.Schedule, j.ScheduleText = sched, s
 	}
@@ -153,8 +154,8 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 		case "source", "destination", "map", "after_export":
 			prev := map[string]**hcl.Block{"source": &srcBlk, "destination": &dstBlk, "map": &mapBlk, "after_export": &afterBlk}[b.Type]
 			if *prev != nil {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("job %q has more than one %s block", j.Name, b.Type),
-					Detail: fmt.Sprintf("the first is at %s", at((*prev).DefRange)), Subject: b.DefRange.Ptr()})
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Duplicate %s block", b.Type),
+					Detail: fmt.Sprintf("Job %q may have one %s block, and the first is at %s.", j.Name, b.Type, at((*prev).DefRange)), Subject: b.DefRange.Ptr()})
 				continue
 			}
 			*prev = b
@@ -167,8 +168,9 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 		what string
 	}{{srcBlk, `source "TYPE" { ... }`}, {dstBlk, `destination "TYPE" { ... }`}, {mapBlk, "map { field = \"expression\" ... }"}} {
 		if need.blk == nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("job %q has no %s block", j.Name, strings.Fields(need.what)[0]),
-				Detail: "add " + need.what, Subject: blk.DefRange.Ptr()})
+			kind := strings.Fields(need.what)[0]
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Missing %s block", kind),
+				Detail: fmt.Sprintf("Job %q has no %s block; add %s.", j.Name, kind, need.what), Subject: blk.DefRange.Ptr()})
 		}
 	}
 	if srcBlk != nil {
@@ -208,23 +210,24 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 	for _, fb := range filterBlks {
 		name := fb.Labels[0]
 		if prev, ok := seen[name]; ok {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("duplicate filter %q", name),
-				Detail: fmt.Sprintf("the first is at %s", at(prev.DefRange)), Subject: fb.LabelRanges[0].Ptr()})
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate filter",
+				Detail:  fmt.Sprintf("Job %q already has a filter named %q, at %s; filter names must be unique within a job.", j.Name, name, at(prev.DefRange)),
+				Subject: fb.LabelRanges[0].Ptr()})
 			continue
 		}
 		seen[name] = fb
-		fc, d := fb.Body.Content(filterSchema)
+		fc, d := Content(fb.Body, filterSchema)
 		diags = append(diags, d...)
 		a, ok := fc.Attributes["when"]
 		if !ok {
 			continue
 		}
-		src, d := exprString(a, eval)
+		where := fmt.Sprintf("filter %q", name)
+		src, d := exprString(a, eval, where)
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue
 		}
-		where := fmt.Sprintf("filter %q", name)
 		prog, d := j.compile(src, a, where, env, names, expr.AsBool())
 		diags = append(diags, d...)
 		if prog != nil {
@@ -268,32 +271,31 @@ func (j *Job) decodeMap(mapBlk *hcl.Block, eval *hcl.EvalContext, env map[string
 	for _, a := range ordered {
 		f, ok := fields[a.Name]
 		if !ok {
-			detail := fmt.Sprintf("destination %s accepts: %s", j.DestType, strings.Join(fieldNames, ", "))
-			if s := didYouMean(a.Name, fieldNames); s != "" {
-				detail = s + " " + detail
-			}
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError,
-				Summary: fmt.Sprintf("destination %s has no field %q", j.DestType, a.Name), Detail: detail, Subject: a.NameRange.Ptr()})
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown destination field",
+				Detail: fmt.Sprintf("The map block sets %s, but destination %s has no field of that name.%s Its fields: %s.",
+					a.Name, j.DestType, didYouMean(a.Name, fieldNames, ""), strings.Join(fieldNames, ", ")),
+				Subject: a.NameRange.Ptr()})
 			continue
 		}
 		if f.Unsent != "" {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning,
-				Summary: fmt.Sprintf("%s is accepted but not sent", a.Name), Detail: f.Unsent, Subject: a.NameRange.Ptr()})
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Field not sent",
+				Detail:  fmt.Sprintf("The map block sets %s, which destination %s accepts but does not send: %s", a.Name, j.DestType, f.Unsent),
+				Subject: a.NameRange.Ptr()})
 		}
-		src, d := exprString(a, eval)
+		where := fmt.Sprintf("mapping %q", a.Name)
+		src, d := exprString(a, eval, where)
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue
 		}
-		where := fmt.Sprintf("mapping %q", a.Name)
 		prog, d := j.compile(src, a, where, env, names)
 		diags = append(diags, d...)
 		if prog == nil {
 			continue
 		}
 		if t := prog.Node().Type(); !fits(t, f.Kind) {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError,
-				Summary: fmt.Sprintf("%s gives %s, but %s's %s wants %s", where, typeName(t), j.DestType, f.Name, kindWants(f.Kind)),
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incorrect value type",
+				Detail:  fmt.Sprintf("The expression of %s gives %s, but %s's %s wants %s.", where, typeName(t), j.DestType, f.Name, kindWants(f.Kind)),
 				Subject: a.Expr.Range().Ptr()})
 			continue
 		}
@@ -305,9 +307,8 @@ func (j *Job) decodeMap(mapBlk *hcl.Block, eval *hcl.EvalContext, env map[string
 	}
 	for _, f := range j.Dest.Fields() {
 		if _, ok := attrs[f.Name]; f.Required && !ok {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError,
-				Summary: fmt.Sprintf("missing required mapping %q", f.Name),
-				Detail:  fmt.Sprintf("destination %s needs %s (%s) in the map block", j.DestType, f.Name, strings.TrimSuffix(f.Doc, ".")),
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required mapping",
+				Detail:  fmt.Sprintf("Destination %s needs %s (%s) in the map block.", j.DestType, f.Name, strings.TrimSuffix(f.Doc, ".")),
 				Subject: mapBlk.DefRange.Ptr()})
 		}
 	}
@@ -315,11 +316,12 @@ func (j *Job) decodeMap(mapBlk *hcl.Block, eval *hcl.EvalContext, env map[string
 }
 
 func unknownConnector(kind, name string, known []string, blk *hcl.Block) *hcl.Diagnostic {
-	detail := fmt.Sprintf("known %ss: %s", kind, strings.Join(known, ", "))
-	if s := didYouMean(name, known); s != "" {
-		detail = s + " " + detail
+	detail := fmt.Sprintf("There is no %s connector named %q.", kind, name)
+	if s := Suggest(name, known); s != "" {
+		detail += fmt.Sprintf(" Did you mean %q?", s)
 	}
-	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("unknown %s connector %q", kind, name),
+	detail += fmt.Sprintf(" Known %ss: %s.", kind, strings.Join(known, ", "))
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unknown %s connector", kind),
 		Detail: detail, Subject: blk.LabelRanges[0].Ptr()}
 }
 
@@ -332,15 +334,17 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
-// exprString evaluates an attribute that holds an expr-lang expression.
-func exprString(a *hcl.Attribute, eval *hcl.EvalContext) (string, hcl.Diagnostics) {
+// exprString evaluates an attribute that holds an expr-lang expression;
+// where names it (filter "recent").
+func exprString(a *hcl.Attribute, eval *hcl.EvalContext, where string) (string, hcl.Diagnostics) {
 	v, d := a.Expr.Value(eval)
 	if d.HasErrors() {
 		return "", d
 	}
 	if v.IsNull() || v.Type() != cty.String {
-		return "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("%s must be an expression in a string", a.Name),
-			Detail: `for example "tracking_no" or "ymd(shipped_on)"`, Subject: a.Expr.Range().Ptr()}}
+		return "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
+			Detail:  fmt.Sprintf(`The value of %s must be an expression in a string, for example "tracking_no" or "ymd(shipped_on)".`, where),
+			Subject: a.Expr.Range().Ptr()}}
 	}
 	return v.AsString(), d
 }
@@ -373,14 +377,12 @@ func decodeActions(info DestinationInfo, blk *hcl.Block, eval *hcl.EvalContext) 
 	on := map[string]bool{}
 	for name, a := range attrs {
 		if !slices.Contains(declared, name) {
-			detail := fmt.Sprintf("destination %s has no post-export actions.", info.Name)
+			detail := fmt.Sprintf("Destination %s has no post-export actions, so after_export cannot set %s.", info.Name, name)
 			if len(declared) > 0 {
-				detail = fmt.Sprintf("destination %s has: %s.", info.Name, strings.Join(declared, ", "))
-				if s := didYouMean(name, declared); s != "" {
-					detail = s + " " + detail
-				}
+				detail = fmt.Sprintf("Destination %s has no post-export action %s; it has %s.", info.Name, name, strings.Join(declared, ", ")) +
+					didYouMean(name, declared, "")
 			}
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("unknown post-export action %q", name),
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown post-export action",
 				Detail: detail, Subject: a.NameRange.Ptr(), Context: blk.DefRange.Ptr()})
 			continue
 		}
@@ -390,8 +392,8 @@ func decodeActions(info DestinationInfo, blk *hcl.Block, eval *hcl.EvalContext) 
 			continue
 		}
 		if v.IsNull() || v.Type() != cty.Bool {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("%s must be true or false", name),
-				Subject: a.Expr.Range().Ptr(), Context: blk.DefRange.Ptr()})
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid post-export action",
+				Detail: fmt.Sprintf("%s turns an action on or off: it must be true or false.", name), Subject: a.Expr.Range().Ptr(), Context: blk.DefRange.Ptr()})
 			continue
 		}
 		on[name] = v.True()

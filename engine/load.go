@@ -116,7 +116,7 @@ func Load(paths []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	}
 	files, err := ExpandPaths(paths)
 	if err != nil {
-		return cfg, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: err.Error()}}
+		return cfg, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read job files", Detail: err.Error()}}
 	}
 
 	parser := hclparse.NewParser()
@@ -142,7 +142,7 @@ func Load(paths []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	// Phase one: block headers of every file.
 	var varBlocks, jobBlocks []*hcl.Block
 	for _, b := range bodies {
-		content, d := b.Content(rootSchema)
+		content, d := Content(b, rootSchema)
 		diags = append(diags, d...)
 		for _, blk := range content.Blocks {
 			if blk.Type == "variable" {
@@ -170,9 +170,10 @@ func Load(paths []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 				val = placeholder(v.name, v.typ)
 				cfg.missingVars = append(cfg.missingVars, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
-					Summary:  fmt.Sprintf("variable %q has no value", v.name),
-					Detail:   fmt.Sprintf("set it with -var %s=VALUE or in a -var-file", v.name),
-					Subject:  v.rng.Ptr(),
+					Summary:  "No value for required variable",
+					Detail: fmt.Sprintf("The variable %q has no default, so it needs a value: set it with -var %s=VALUE, in a -var-file or with %s%s.",
+						v.name, v.name, VarEnvPrefix, v.name),
+					Subject: v.rng.Ptr(),
 				})
 			}
 		}
@@ -193,16 +194,17 @@ func Load(paths []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 		if dup {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
-				Summary:  fmt.Sprintf("duplicate job %q", name),
-				Detail:   fmt.Sprintf("a job of that name is already declared at %s; job names must be unique across all files", at(prev.DefRange)),
+				Summary:  "Duplicate job",
+				Detail:   fmt.Sprintf("A job named %q is already declared at %s; job names must be unique across all files.", name, at(prev.DefRange)),
 				Subject:  blk.LabelRanges[0].Ptr(),
 			})
 		} else {
 			seen[name] = blk
 		}
 		// A duplicate is still decoded, so its own mistakes show too.
+		undeclared := undeclaredVars(blk, varObj)
 		job, d := decodeJob(blk, eval, goVars, opts)
-		diags = append(diags, d...)
+		diags = append(append(diags, undeclared...), consequences(d, undeclared)...)
 		if job != nil && !dup {
 			job.needs = append(job.needs, envNeeds(blk, opts.LookupEnv)...)
 			cfg.Jobs = append(cfg.Jobs, job)
@@ -211,12 +213,75 @@ func Load(paths []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	if len(jobBlocks) == 0 && !diags.HasErrors() {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
-			Summary:  "no jobs",
-			Detail:   fmt.Sprintf("none of %s declares a job block", strings.Join(files, ", ")),
+			Summary:  "No jobs",
+			Detail:   fmt.Sprintf("None of %s declares a job block.", strings.Join(files, ", ")),
 		})
 	}
+	enclose(parser.Files(), diags)
 	sortDiags(diags)
 	return cfg, diags
+}
+
+// undeclaredVars reports each var.NAME in a job that names no declared
+// variable, with the closest declared name.
+func undeclaredVars(job *hcl.Block, vars map[string]cty.Value) hcl.Diagnostics {
+	body, ok := job.Body.(*hclsyntax.Body)
+	if !ok {
+		return nil
+	}
+	names := make([]string, 0, len(vars))
+	for n := range vars {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var diags hcl.Diagnostics
+	hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+		t, ok := n.(*hclsyntax.ScopeTraversalExpr)
+		if !ok || t.Traversal.RootName() != "var" || len(t.Traversal) < 2 {
+			return nil
+		}
+		attr, ok := t.Traversal[1].(hcl.TraverseAttr)
+		if _, declared := vars[attr.Name]; !ok || declared {
+			return nil
+		}
+		hint := didYouMean(attr.Name, names, "var.")
+		if hint == "" {
+			hint = fmt.Sprintf(" Declare it with a variable %q {} block.", attr.Name)
+		}
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Reference to undeclared variable",
+			Detail:  fmt.Sprintf("There is no variable named %q.%s", attr.Name, hint),
+			Subject: hcl.RangeBetween(t.Traversal[0].SourceRange(), attr.SrcRange).Ptr()})
+		return nil
+	})
+	return diags
+}
+
+// consequences drops the diagnostics about an expression that reads an
+// undeclared variable: HCL's "Unsupported attribute" and the decoder's
+// "Unsuitable value type" say again what the undeclared one says.
+func consequences(diags, undeclared hcl.Diagnostics) hcl.Diagnostics {
+	if len(undeclared) == 0 {
+		return diags
+	}
+	out := diags[:0:0]
+	for _, d := range diags {
+		if !overlapsAny(d.Subject, undeclared) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func overlapsAny(r *hcl.Range, diags hcl.Diagnostics) bool {
+	if r == nil {
+		return false
+	}
+	for _, d := range diags {
+		if s := d.Subject; s.Filename == r.Filename && s.Start.Byte < r.End.Byte && r.Start.Byte < s.End.Byte {
+			return true
+		}
+	}
+	return false
 }
 
 // at formats a range's start as file:line:col.
@@ -305,11 +370,12 @@ func (c *Config) CheckRunnable(job *Job, needDest bool) hcl.Diagnostics {
 		}
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
-			Summary:  fmt.Sprintf("environment variable %s is not set", n.name),
-			Detail:   fmt.Sprintf("job %q needs it to %s (its %s reads it)", job.Name, what, n.block),
+			Summary:  "Environment variable not set",
+			Detail:   fmt.Sprintf("The environment variable %s is not set, and job %q needs it to %s: its %s reads it.", n.name, job.Name, what, n.block),
 			Subject:  n.rng.Ptr(),
 		})
 	}
+	enclose(c.Files, diags)
 	sortDiags(diags)
 	return diags
 }

@@ -38,20 +38,23 @@ type variable struct {
 func decodeVariables(blocks []*hcl.Block) ([]*variable, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	var out []*variable
-	seen := map[string]bool{}
+	seen := map[string]hcl.Range{}
 	for _, blk := range blocks {
 		v := &variable{name: blk.Labels[0], typ: cty.DynamicPseudoType, rng: blk.DefRange}
 		if !hclsyntax.ValidIdentifier(v.name) {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("invalid variable name %q", v.name),
-				Detail: "a name starts with a letter and holds letters, digits, underscores and dashes", Subject: blk.LabelRanges[0].Ptr()})
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid variable name",
+				Detail:  fmt.Sprintf("%q is not a valid name: a name must start with a letter and may hold letters, digits, underscores and dashes.", v.name),
+				Subject: blk.LabelRanges[0].Ptr()})
 			continue
 		}
-		if seen[v.name] {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("duplicate variable %q", v.name), Subject: blk.LabelRanges[0].Ptr()})
+		if prev, ok := seen[v.name]; ok {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate variable declaration",
+				Detail:  fmt.Sprintf("A variable named %q is already declared at %s; variable names must be unique across all files.", v.name, at(prev)),
+				Subject: blk.LabelRanges[0].Ptr()})
 			continue
 		}
-		seen[v.name] = true
-		content, d := blk.Body.Content(variableSchema)
+		seen[v.name] = blk.DefRange
+		content, d := Content(blk.Body, variableSchema)
 		diags = append(diags, d...)
 		if a, ok := content.Attributes["type"]; ok {
 			t, d := typeexpr.TypeConstraint(a.Expr)
@@ -71,8 +74,9 @@ func decodeVariables(blocks []*hcl.Block) ([]*variable, hcl.Diagnostics) {
 			if !d.HasErrors() {
 				cv, err := convert.Convert(val, v.typ)
 				if err != nil {
-					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("default of variable %q does not fit its type", v.name),
-						Detail: err.Error(), Subject: a.Expr.Range().Ptr()})
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid default value for variable",
+						Detail:  fmt.Sprintf("The default of variable %q does not fit its type, %s: %v.", v.name, typeexpr.TypeString(v.typ), err),
+						Subject: a.Expr.Range().Ptr()})
 				} else {
 					v.def, v.hasDef = cv, true
 				}
@@ -104,17 +108,18 @@ func variableValues(parser *hclparse.Parser, vars []*variable, opts LoadOptions)
 	set := func(name string, val cty.Value, rng *hcl.Range, src string) {
 		v, ok := byName[name]
 		if !ok {
-			detail := "declare it with a variable block"
-			if s := didYouMean(name, names); s != "" {
-				detail = s
+			hint := didYouMean(name, names, "")
+			if hint == "" {
+				hint = fmt.Sprintf(" Declare it with a variable %q {} block.", name)
 			}
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("%s sets undeclared variable %q", src, name), Detail: detail, Subject: rng})
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Value for undeclared variable",
+				Detail: fmt.Sprintf("%s sets %s, but no variable of that name is declared.%s", src, name, hint), Subject: rng})
 			return
 		}
 		cv, err := convert.Convert(val, v.typ)
 		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("%s: invalid value for variable %q", src, name),
-				Detail: fmt.Sprintf("want %s: %s", typeexpr.TypeString(v.typ), err), Subject: rng})
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for variable",
+				Detail: fmt.Sprintf("%s sets %s to a value that is not %s: %v.", src, name, typeexpr.TypeString(v.typ), err), Subject: rng})
 			return
 		}
 		out[name] = cv
@@ -136,16 +141,18 @@ func variableValues(parser *hclparse.Parser, vars []*variable, opts LoadOptions)
 			val, d := a.Expr.Value(nil)
 			diags = append(diags, d...)
 			if !d.HasErrors() {
-				set(name, val, a.NameRange.Ptr(), "var file")
+				set(name, val, a.NameRange.Ptr(), "The var file "+path)
 			}
 		}
 	}
 	// raw sets a variable from text: a string as it is, any other type as
-	// an HCL expression, as Terraform reads -var and TF_VAR_.
+	// an HCL expression, as Terraform reads -var and TF_VAR_. label starts
+	// a sentence naming where the text came from; src names it as a file
+	// name for HCL's own diagnostics.
 	raw := func(name, raw, label, src string) {
 		if len(raw) > MaxValueBytes {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("%s: value too large", src),
-				Detail: fmt.Sprintf("the value is %d bytes; a -var value may hold at most %d (use a -var-file)", len(raw), MaxValueBytes)})
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Value too large",
+				Detail: fmt.Sprintf("%s sets %s to %d bytes; a -var value may hold at most %d. Use a -var-file.", label, name, len(raw), MaxValueBytes)})
 			return
 		}
 		v, ok := byName[name]
@@ -174,7 +181,7 @@ func variableValues(parser *hclparse.Parser, vars []*variable, opts LoadOptions)
 	}
 	for _, v := range vars {
 		if val, ok := lookup(VarEnvPrefix + v.name); ok {
-			raw(v.name, val, VarEnvPrefix+v.name, VarEnvPrefix+v.name)
+			raw(v.name, val, "The environment variable "+VarEnvPrefix+v.name, VarEnvPrefix+v.name)
 		}
 	}
 	for _, arg := range opts.Vars {
@@ -184,11 +191,12 @@ func variableValues(parser *hclparse.Parser, vars []*variable, opts LoadOptions)
 		}
 		name, val, ok := strings.Cut(arg.Value, "=")
 		if !ok {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("-var %q: want name=value", arg.Value)})
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid -var argument",
+				Detail: fmt.Sprintf("The argument -var %q must be name=value.", arg.Value)})
 			continue
 		}
 		name = strings.TrimSpace(name)
-		raw(name, val, "-var", "-var "+name)
+		raw(name, val, "The -var argument", "-var "+name)
 	}
 	return out, diags
 }

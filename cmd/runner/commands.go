@@ -172,13 +172,16 @@ func (c *cli) validate(ctx context.Context, args []string) int {
 			Mappings    []string `json:"mappings"`
 			Actions     []string `json:"after_export"`
 		}
+		// Terraform's validate -json shape, so that tools built for it read
+		// this; jobs is runner's own.
 		out := struct {
-			Valid       bool              `json:"valid"`
-			Errors      int               `json:"error_count"`
-			Warnings    int               `json:"warning_count"`
-			Diagnostics []engine.JSONDiag `json:"diagnostics"`
-			Jobs        []jobInfo         `json:"jobs"`
-		}{Valid: ok, Errors: len(diags.Errs()), Warnings: warnings, Diagnostics: engine.JSONDiags(diags), Jobs: []jobInfo{}}
+			FormatVersion string            `json:"format_version"`
+			Valid         bool              `json:"valid"`
+			Errors        int               `json:"error_count"`
+			Warnings      int               `json:"warning_count"`
+			Diagnostics   []engine.JSONDiag `json:"diagnostics"`
+			Jobs          []jobInfo         `json:"jobs"`
+		}{FormatVersion: "1.0", Valid: ok, Errors: len(diags.Errs()), Warnings: warnings, Diagnostics: cfg.DiagWriter().JSON(diags), Jobs: []jobInfo{}}
 		for _, j := range cfg.Jobs {
 			info := jobInfo{Name: j.Name, Source: j.SourceType, Destination: j.DestType, Schedule: j.ScheduleText, TimeZone: j.Location.String(), Filters: []string{}, Mappings: []string{}, Actions: []string{}}
 			for _, f := range j.Filters {

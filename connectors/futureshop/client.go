@@ -101,7 +101,7 @@ func (c *config) check() error {
 		{"client_secret", c.clientSecret},
 	} {
 		if strings.TrimSpace(f.v) == "" {
-			return fmt.Errorf("futureshop: %s is empty", f.name)
+			return fmt.Errorf("%s is empty", f.name)
 		}
 	}
 	return nil
@@ -179,7 +179,7 @@ func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastRe
 func parseAPIDomain(s string) (*url.URL, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return nil, errors.New("futureshop: api_domain is empty")
+		return nil, errors.New("api_domain is empty")
 	}
 	raw := s
 	if !strings.Contains(s, "://") {
@@ -187,19 +187,19 @@ func parseAPIDomain(s string) (*url.URL, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.User != nil {
-		return nil, errors.New("futureshop: api_domain must be a host[:port] or a URL like https://host[:port][/path] without credentials")
+		return nil, errors.New("api_domain must be a host[:port] or a URL like https://host[:port][/path] without credentials")
 	}
 	if u.Host == "" || u.Opaque != "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("futureshop: api_domain %q must be a host[:port] or a URL like https://host[:port][/path]", s)
+		return nil, fmt.Errorf("api_domain %q must be a host[:port] or a URL like https://host[:port][/path]", s)
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !isLoopback(u.Hostname()) {
-			return nil, fmt.Errorf("futureshop: api_domain %q: plain http is allowed only for loopback addresses; use https", s)
+			return nil, fmt.Errorf("api_domain %q: plain http is allowed only for loopback addresses; use https", s)
 		}
 	default:
-		return nil, fmt.Errorf("futureshop: api_domain %q: scheme must be https", s)
+		return nil, fmt.Errorf("api_domain %q: scheme must be https", s)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
@@ -396,7 +396,7 @@ func (c *client) send(ctx context.Context, method string, u *url.URL, orders int
 			if errors.As(lastErr, &se) && se.after > 0 {
 				ra = se.after
 				if ra > maxRetryAfter {
-					return nil, fmt.Errorf("%w; futureshop asks to wait %s, longer than the connector waits", lastErr, ra)
+					return nil, fmt.Errorf("futureshop %s %s: %w; the shop asks to wait %s, longer than the connector waits", method, u.Path, lastErr, ra)
 				}
 				wait = ra
 			}
@@ -408,7 +408,12 @@ func (c *client) send(ctx context.Context, method string, u *url.URL, orders int
 			return nil, err
 		}
 		resp, err := c.attempt(ctx, method, u, orders, header, body)
-		c.observe(err)
+		if err != nil {
+			// The breaker quotes its last failure, so that one names its call.
+			c.observe(fmt.Errorf("futureshop %s %s: %w", method, u.Path, err))
+		} else {
+			c.observe(nil)
+		}
 		if err == nil {
 			return resp, nil
 		}
@@ -475,7 +480,8 @@ func (e *retryAfterError) Error() string {
 }
 
 // attempt is one HTTP exchange. It returns an error only for outcomes worth
-// retrying: network errors, timeouts and retryable statuses.
+// retrying: network errors, timeouts and retryable statuses. Its errors do
+// not name the call: send names it once, whatever it returns.
 func (c *client) attempt(ctx context.Context, method string, u *url.URL, orders int, header func(*http.Request), body []byte) (*response, error) {
 	if err := c.limiter.Wait(ctx); err != nil {
 		return nil, err
@@ -501,14 +507,14 @@ func (c *client) attempt(ctx context.Context, method string, u *url.URL, orders 
 	res, err := c.hc.Do(req)
 	if err != nil {
 		span.SetStatus(codes.Error, "request failed")
-		return nil, fmt.Errorf("futureshop %s %s: %w", method, u.Path, stripURL(err))
+		return nil, stripURL(err)
 	}
 	defer res.Body.Close()
 	span.SetAttributes(attribute.Int("http.response.status_code", res.StatusCode))
 	b, err := io.ReadAll(io.LimitReader(res.Body, maxBodyBytes))
 	if err != nil {
 		span.SetStatus(codes.Error, "reading response failed")
-		return nil, fmt.Errorf("futureshop %s %s: reading response: %w", method, u.Path, stripURL(err))
+		return nil, fmt.Errorf("reading response: %w", stripURL(err))
 	}
 	if retryable(res.StatusCode) {
 		span.SetStatus(codes.Error, http.StatusText(res.StatusCode))

@@ -10,6 +10,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
+
+	"github.com/goqsync/runner/engine"
 )
 
 // credentials are the attributes both the source and the destination take.
@@ -42,7 +44,7 @@ func (c *credentials) config(body hcl.Body) (config, hcl.Diagnostics) {
 	}
 	if c.APIDomain != "" {
 		if _, err := parseAPIDomain(c.APIDomain); err != nil {
-			diags = append(diags, attrDiag(body, "api_domain", hcl.DiagError, "Invalid api_domain", err.Error()))
+			diags = append(diags, attrDiag(body, "api_domain", hcl.DiagError, "Invalid api_domain", err.Error()+"."))
 		}
 	}
 	if c.RateLimit != nil {
@@ -78,9 +80,24 @@ func attrDiag(body hcl.Body, name string, sev hcl.DiagnosticSeverity, summary, d
 	return &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: detail, Subject: &rng}
 }
 
-// decodeBody is gohcl.DecodeBody with the settings' eval context.
-func decodeBody(body hcl.Body, ctx *hcl.EvalContext, v any) hcl.Diagnostics {
-	return gohcl.DecodeBody(body, ctx, v)
+// decodeBody decodes a source or destination body: the credentials, then
+// the block's own settings (rest) from what remains. It checks the body
+// against both schemas at once first, so that a misspelt credential
+// (api_domian) is reported at its line with the name it misspells, not as
+// a missing api_domain at the block's brace.
+func decodeBody(body hcl.Body, ctx *hcl.EvalContext, creds *credentials, rest any) hcl.Diagnostics {
+	schema, _ := gohcl.ImpliedBodySchema(creds)
+	own, _ := gohcl.ImpliedBodySchema(rest)
+	schema.Attributes = append(schema.Attributes, own.Attributes...)
+	schema.Blocks = append(schema.Blocks, own.Blocks...)
+	if _, diags := engine.Content(body, schema); diags.HasErrors() {
+		return diags
+	}
+	diags := gohcl.DecodeBody(body, ctx, creds)
+	if diags.HasErrors() {
+		return diags
+	}
+	return append(diags, gohcl.DecodeBody(creds.Remain, ctx, rest)...)
 }
 
 // decodeJSON is lenient about unknown keys: futureshop adds fields, and a

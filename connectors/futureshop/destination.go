@@ -49,15 +49,13 @@ func NewDestination(body hcl.Body, s *engine.Settings) (engine.Destination, hcl.
 		ctx = s.Eval
 	}
 	var creds credentials
-	diags := decodeBody(body, ctx, &creds)
+	var dc destConfig
+	diags := decodeBody(body, ctx, &creds, &dc)
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	cfg, cdiags := creds.config(body)
 	diags = append(diags, cdiags...)
-
-	var dc destConfig
-	diags = append(diags, decodeBody(creds.Remain, ctx, &dc)...)
 	d := &destination{cfg: cfg, batchSize: maxOrdersPerUpdate}
 	if dc.BatchSize != nil {
 		if n := *dc.BatchSize; n < 1 || n > maxOrdersPerUpdate {
@@ -288,7 +286,7 @@ func (c *conn) ship(ctx context.Context, items []item, results []engine.Result, 
 // Apply runs a post-export action on payloads whose Write succeeded.
 func (c *conn) Apply(ctx context.Context, action string, batch []engine.Payload) ([]engine.Result, error) {
 	if action != ActionCompleteOrder {
-		return nil, fmt.Errorf("futureshop: unknown action %q", action)
+		return nil, fmt.Errorf("unknown action %q", action)
 	}
 	results := make([]engine.Result, len(batch))
 	type ref struct {
@@ -426,7 +424,7 @@ func (u *updateResult) result(orderNo string) engine.Result {
 func (c *conn) update(ctx context.Context, path string, body any, orders int, idempotent bool) (*updateResult, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
-		return nil, fmt.Errorf("futureshop: encoding %s request: %w", path, err)
+		return nil, fmt.Errorf("encoding %s request: %w", path, err)
 	}
 	resp, err := c.c.call(ctx, http.MethodPost, c.c.endpoint(path, nil), b, orders, idempotent)
 	if err != nil {

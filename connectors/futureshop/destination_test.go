@@ -299,7 +299,7 @@ func TestFaults(t *testing.T) {
 			// circuit: the run stops instead of trying every batch.
 			name:    "502 beyond the breaker",
 			inject:  func(s *futureshoptest.Server, _ []string) { s.FailNext(5, http.StatusBadGateway) },
-			wantErr: "futureshop cannot be reached: 3 attempts in a row failed (the last: 502 Bad Gateway)",
+			wantErr: "futureshop cannot be reached: 3 attempts in a row failed (the last: futureshop POST /admin-api/v1/shipping/status: 502 Bad Gateway)",
 		},
 		{
 			name:   "slow response is retried",

@@ -49,16 +49,14 @@ func NewSource(body hcl.Body, s *engine.Settings) (engine.Source, hcl.Diagnostic
 		}
 	}
 	var creds credentials
-	diags := decodeBody(body, ctx, &creds)
+	var sc sourceConfig
+	diags := decodeBody(body, ctx, &creds, &sc)
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	cfg, cdiags := creds.config(body)
 	diags = append(diags, cdiags...)
 	src.cfg = cfg
-
-	var sc sourceConfig
-	diags = append(diags, decodeBody(creds.Remain, ctx, &sc)...)
 	if sc.Days != nil {
 		if *sc.Days < 0 {
 			diags = append(diags, attrDiag(body, "days", hcl.DiagError, "Invalid days", "days must be 0 or more."))

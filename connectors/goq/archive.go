@@ -28,19 +28,19 @@ func (s *Source) Retires() bool { return s.inbox != "" }
 // overwritten; the new one gets a "-2", "-3"… suffix.
 func (s *Source) Archive(ctx context.Context, file string) error {
 	if s.inbox == "" {
-		return errors.New("goq_csv: archive: the source has no inbox")
+		return errors.New("archive: the source has no inbox")
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if filepath.Clean(filepath.Dir(file)) != filepath.Clean(s.inbox) {
-		return fmt.Errorf("goq_csv: archive %s: not a file of the inbox %s", file, s.inbox)
+		return fmt.Errorf("archive %s: not a file of the inbox %s", file, s.inbox)
 	}
 	if err := os.MkdirAll(s.archive, 0o755); err != nil {
-		return fmt.Errorf("goq_csv: archive: %w", err)
+		return fmt.Errorf("archive: %w", err)
 	}
 	if err := moveNoReplace(file, filepath.Join(s.archive, filepath.Base(file))); err != nil {
-		return fmt.Errorf("goq_csv: archive %s: %w", filepath.Base(file), err)
+		return fmt.Errorf("archive %s: %w", filepath.Base(file), err)
 	}
 	return nil
 }

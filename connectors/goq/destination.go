@@ -19,7 +19,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/gohcl"
 	"golang.org/x/text/encoding/japanese"
 	"golang.org/x/text/transform"
 
@@ -93,7 +92,7 @@ func NewDestination(body hcl.Body, s *engine.Settings) (engine.Destination, hcl.
 
 func newDestination(body hcl.Body, s *engine.Settings) (*Destination, hcl.Diagnostics) {
 	var cfg destinationConfig
-	diags := gohcl.DecodeBody(body, evalContext(s), &cfg)
+	diags := decodeBody(body, evalContext(s), &cfg)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -257,18 +256,18 @@ const tmpSuffix = ".tmp"
 // dir; Close gives it its final name, which commits every row at once.
 func (d *Destination) Open(ctx context.Context) (engine.Conn, error) {
 	if fi, err := os.Stat(d.dir); err != nil {
-		return nil, fmt.Errorf("goq_csv: output directory: %w", err)
+		return nil, fmt.Errorf("output directory: %w", err)
 	} else if !fi.IsDir() {
-		return nil, fmt.Errorf("goq_csv: output directory %s is not a directory", d.dir)
+		return nil, fmt.Errorf("output directory %s is not a directory", d.dir)
 	}
 	f, err := os.CreateTemp(d.dir, d.tmpPrefix()+"*"+tmpSuffix)
 	if err != nil {
-		return nil, fmt.Errorf("goq_csv: %w", err)
+		return nil, err
 	}
 	if err := f.Chmod(d.mode); err != nil {
 		f.Close()
 		os.Remove(f.Name())
-		return nil, fmt.Errorf("goq_csv: %w", err)
+		return nil, err
 	}
 	c := &conn{d: d, f: f, row: make([]string, len(d.columns)), now: engine.Now(ctx)}
 	if d.cp932 {
@@ -288,7 +287,7 @@ func (d *Destination) Open(ctx context.Context) (engine.Conn, error) {
 func (d *Destination) Resolve(ctx context.Context, tokens []string) (map[string]bool, error) {
 	ents, err := os.ReadDir(d.dir)
 	if err != nil {
-		return nil, fmt.Errorf("goq_csv: output directory: %w", err)
+		return nil, fmt.Errorf("output directory: %w", err)
 	}
 	left := map[string]bool{}
 	for _, e := range ents {
@@ -299,7 +298,7 @@ func (d *Destination) Resolve(ctx context.Context, tokens []string) (map[string]
 	out := make(map[string]bool, len(tokens))
 	for _, t := range tokens {
 		if t != filepath.Base(t) || !strings.HasPrefix(t, d.tmpPrefix()) {
-			return nil, fmt.Errorf("goq_csv: %q is not a temporary file of this job", t)
+			return nil, fmt.Errorf("%q is not a temporary file of this job", t)
 		}
 		// Still there and linked to a final name: a move by link and
 		// unlink stopped half way; the commit happened.
@@ -307,7 +306,7 @@ func (d *Destination) Resolve(ctx context.Context, tokens []string) (map[string]
 	}
 	for n := range left {
 		if err := os.Remove(filepath.Join(d.dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("goq_csv: remove an uncommitted import file: %w", err)
+			return nil, fmt.Errorf("remove an uncommitted import file: %w", err)
 		}
 	}
 	return out, nil
@@ -338,7 +337,7 @@ func (c *conn) reset() {
 // batch and leaves the file as it was before it.
 func (c *conn) Write(ctx context.Context, batch []engine.Payload) ([]engine.Result, error) {
 	if c.done {
-		return nil, errors.New("goq_csv: write after close")
+		return nil, errors.New("write after close")
 	}
 	if c.failed != nil {
 		return nil, c.failed
@@ -356,7 +355,7 @@ func (c *conn) Write(ctx context.Context, batch []engine.Payload) ([]engine.Resu
 		if rows == 0 {
 			header, err := c.encodeAll(c.d.headers)
 			if err != nil {
-				return nil, fmt.Errorf("goq_csv: header: %w", err)
+				return nil, fmt.Errorf("header: %w", err)
 			}
 			c.w.Write(header)
 		}
@@ -369,14 +368,14 @@ func (c *conn) Write(ctx context.Context, batch []engine.Payload) ([]engine.Resu
 		// Cut the partial batch off, so that Close commits only
 		// rows whose Write reported success.
 		if terr := c.rollback(); terr != nil {
-			c.failed = fmt.Errorf("goq_csv: write %s: %w (and cannot roll back: %v)", c.f.Name(), err, terr)
+			c.failed = fmt.Errorf("write %s: %w (and cannot roll back: %v)", c.f.Name(), err, terr)
 			return nil, c.failed
 		}
-		return nil, fmt.Errorf("goq_csv: write %s: %w", c.f.Name(), err)
+		return nil, fmt.Errorf("write %s: %w", c.f.Name(), err)
 	}
 	off, err := c.f.Seek(0, io.SeekCurrent)
 	if err != nil {
-		c.failed = fmt.Errorf("goq_csv: %w", err)
+		c.failed = err
 		return nil, c.failed
 	}
 	c.rows, c.good = rows, off
@@ -436,7 +435,7 @@ func (c *conn) StageToken() string { return filepath.Base(c.f.Name()) }
 
 // Apply implements engine.Conn; goq_csv declares no actions.
 func (c *conn) Apply(ctx context.Context, action string, batch []engine.Payload) ([]engine.Result, error) {
-	return nil, fmt.Errorf("goq_csv: no post-export action %q", action)
+	return nil, fmt.Errorf("no post-export action %q", action)
 }
 
 // Close implements engine.Conn: it makes the file durable and gives it its
@@ -453,7 +452,7 @@ func (c *conn) Close(ctx context.Context) error {
 	if c.rows == 0 {
 		c.f.Close()
 		if err := os.Remove(tmp); err != nil {
-			return fmt.Errorf("goq_csv: remove %s: %w", tmp, err)
+			return fmt.Errorf("remove %s: %w", tmp, err)
 		}
 		return nil
 	}
@@ -470,10 +469,10 @@ func (c *conn) Close(ctx context.Context) error {
 	if err != nil {
 		// The file stays where it is, uncommitted: the next run's Resolve
 		// removes it and sends its records again.
-		return fmt.Errorf("goq_csv: commit import file %s: write %s: %w", final, filepath.Base(tmp), err)
+		return fmt.Errorf("commit import file %s: write %s: %w", final, filepath.Base(tmp), err)
 	}
 	if err := moveNoReplace(tmp, final); err != nil {
-		return fmt.Errorf("goq_csv: commit import file %s: %w", final, err)
+		return fmt.Errorf("commit import file %s: %w", final, err)
 	}
 	return nil
 }

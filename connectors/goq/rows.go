@@ -147,14 +147,14 @@ type fileReader struct {
 func (s *Source) openFile(path string, info fileInfo) (*fileReader, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("goq_csv: %w", err)
+		return nil, err
 	}
 	name := filepath.Base(path)
 	head := make([]byte, 64<<10)
 	n, err := f.ReadAt(head, 0)
 	if err != nil && err != io.EOF {
 		f.Close()
-		return nil, fmt.Errorf("goq_csv: read %s: %w", name, err)
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	head = head[:n]
 	enc := info.enc
@@ -190,12 +190,12 @@ func (fr *fileReader) read() ([][]byte, int, error) {
 	if err := fr.sc.next(&fr.raw); err != nil {
 		var tl *errTooLong
 		if errors.As(err, &tl) {
-			return nil, 0, fmt.Errorf("goq_csv: %s: %w", fr.name, err)
+			return nil, 0, fmt.Errorf("%s: %w", fr.name, err)
 		}
 		if err == io.EOF {
 			return nil, 0, err
 		}
-		return nil, 0, fmt.Errorf("goq_csv: read %s: %w", fr.name, err)
+		return nil, 0, fmt.Errorf("read %s: %w", fr.name, err)
 	}
 	if fr.raw.err != nil {
 		return nil, fr.raw.line, fr.raw.err
@@ -212,10 +212,10 @@ func (fr *fileReader) read() ([][]byte, int, error) {
 func (fr *fileReader) readHeader(s *Source) error {
 	cells, _, err := fr.read()
 	if err == io.EOF {
-		return fmt.Errorf("goq_csv: %s is empty; a GoQ export starts with a header row", fr.name)
+		return fmt.Errorf("%s is empty; a GoQ export starts with a header row", fr.name)
 	}
 	if err != nil {
-		return fmt.Errorf("goq_csv: %s: read header: %w", fr.name, err)
+		return fmt.Errorf("%s: read header: %w", fr.name, err)
 	}
 	fr.dec.decide(cells)
 	fr.width = len(cells)
@@ -237,7 +237,7 @@ func (fr *fileReader) readHeader(s *Source) error {
 	for i, c := range cells {
 		h, err := hdec.cell(c)
 		if err != nil {
-			return fmt.Errorf("goq_csv: %s: header column %d: %w", fr.name, i+1, err)
+			return fmt.Errorf("%s: header column %d: %w", fr.name, i+1, err)
 		}
 		h = strings.TrimSpace(h)
 		header[i] = h
@@ -252,7 +252,7 @@ func (fr *fileReader) readHeader(s *Source) error {
 		cols := at[s.headers[i]]
 		switch {
 		case len(cols) > 1:
-			return fmt.Errorf("goq_csv: %s: header %q appears %d times (columns %s); field %s cannot tell which to read",
+			return fmt.Errorf("%s: header %q appears %d times (columns %s); field %s cannot tell which to read",
 				fr.name, s.headers[i], len(cols), joinInts(cols), columns[i].field)
 		case len(cols) == 1:
 			fr.idx[i] = cols[0]
@@ -262,7 +262,7 @@ func (fr *fileReader) readHeader(s *Source) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("goq_csv: %s: missing column %s; the header has %s (rename a column with columns { field = \"header\" }, or list the field in optional)",
+		return fmt.Errorf("%s: missing column %s; the header has %s (rename a column with columns { field = \"header\" }, or list the field in optional)",
 			fr.name, strings.Join(missing, ", "), quoteAll(header))
 	}
 	return nil
@@ -404,7 +404,7 @@ func (fr *fileReader) posOf(line int) string {
 
 func (fr *fileReader) close() error {
 	if err := fr.f.Close(); err != nil {
-		return fmt.Errorf("goq_csv: close %s: %w", fr.name, err)
+		return fmt.Errorf("close %s: %w", fr.name, err)
 	}
 	return nil
 }

@@ -115,7 +115,7 @@ func NewSource(body hcl.Body, s *engine.Settings) (engine.Source, hcl.Diagnostic
 
 func newSource(body hcl.Body, s *engine.Settings) (*Source, hcl.Diagnostics) {
 	var cfg sourceConfig
-	diags := gohcl.DecodeBody(body, evalContext(s), &cfg)
+	diags := decodeBody(body, evalContext(s), &cfg)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -177,7 +177,7 @@ func newSource(body hcl.Body, s *engine.Settings) (*Source, hcl.Diagnostics) {
 		i := fieldIndex(name)
 		if i < 0 {
 			diags = append(diags, attrDiag(body, "optional", "Unknown field",
-				fmt.Sprintf("optional names %q, which is not a goq_csv field%s.", name, suggest(name))))
+				fmt.Sprintf("optional names %q, which is not a goq_csv field.%s", name, suggest(name))))
 			continue
 		}
 		if i == colOrderNo {
@@ -202,7 +202,7 @@ func newSource(body hcl.Body, s *engine.Settings) (*Source, hcl.Diagnostics) {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Unknown field",
-					Detail:   fmt.Sprintf("%q is not a goq_csv field%s. The fields are %s.", name, suggest(name), fieldList()),
+					Detail:   fmt.Sprintf("%q is not a goq_csv field.%s The fields are %s.", name, suggest(name), fieldList()),
 					Subject:  attr.NameRange.Ptr(),
 				})
 				continue
@@ -297,7 +297,7 @@ func (s *Source) Inputs() ([]string, error) {
 func (s *Source) Open(ctx context.Context) (engine.Records, error) {
 	files, err := s.Inputs()
 	if err != nil {
-		return nil, fmt.Errorf("goq_csv: %w", err)
+		return nil, err
 	}
 	r := &Rows{src: s, files: files}
 	if r.sv, err = s.survey(ctx, files); err != nil {
@@ -326,15 +326,25 @@ func fieldNames() []string {
 	return names
 }
 
-// suggest returns ` (did you mean "x"?)` for a near miss.
+// suggest returns " Did you mean x?", HCL's words, for a near miss.
 func suggest(name string) string {
 	if best := engine.Suggest(name, fieldNames()); best != "" {
-		return fmt.Sprintf(" (did you mean %q?)", best)
+		return " Did you mean " + best + "?"
 	}
 	return ""
 }
 
 func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
+
+// decodeBody is gohcl.DecodeBody after engine.Content, whose diagnostics
+// suggest the setting a misspelt one means.
+func decodeBody(body hcl.Body, ctx *hcl.EvalContext, v any) hcl.Diagnostics {
+	schema, _ := gohcl.ImpliedBodySchema(v)
+	if _, diags := engine.Content(body, schema); diags.HasErrors() {
+		return diags
+	}
+	return gohcl.DecodeBody(body, ctx, v)
+}
 
 func evalContext(s *engine.Settings) *hcl.EvalContext {
 	if s == nil {

@@ -338,7 +338,7 @@ func firstNonASCII(b []byte) int {
 func scanFile(ctx context.Context, path string, crOnly bool, oi, ui int, visit func(line int, order, updated []byte)) (votes, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return votes{}, fmt.Errorf("goq_csv: %w", err)
+		return votes{}, err
 	}
 	defer f.Close()
 	sc := newScanner(f, crOnly)
@@ -357,7 +357,7 @@ func scanFile(ctx context.Context, path string, crOnly bool, oi, ui int, visit f
 				v.bom = sc.bom
 				return v, nil
 			}
-			return v, fmt.Errorf("goq_csv: %s: %w", filepath.Base(path), err)
+			return v, fmt.Errorf("%s: %w", filepath.Base(path), err)
 		}
 		if n == 0 {
 			continue // the header
