@@ -240,6 +240,35 @@ func TestRun(t *testing.T) {
 			},
 		},
 		{
+			name: "an error that stops the run in an action leaves its batch pending",
+			rows: rows3(),
+			script: func(d *enginetest.Destination, _ *enginetest.Ledger, _ chan struct{}) {
+				d.Script("complete", 1, enginetest.Step{Err: enginetest.StopRun(errors.New("unreachable"))})
+			},
+			want: runWant{
+				err:    "destination test: complete: unreachable",
+				counts: engine.Counts{Read: 2, Send: 2}, batches: 1, pending: 2,
+				actions: map[string]int{},
+				ops:     []string{"write 1001,1002", "complete 1001,1002", "close"},
+				ledger:  map[string]string{"1001": "pending", "1002": "pending"},
+			},
+		},
+		{
+			name: "what is read after a batch that stops the run is counted not sent",
+			rows: rows(order("1001", "shipped", "T1"), order("1002", "shipped", "T2"), order("1003", "shipped", "T3"), order("1004", "shipped", "T4")),
+			script: func(d *enginetest.Destination, l *enginetest.Ledger, _ chan struct{}) {
+				l.Put("ship", "test", "1001", enginetest.Entry{Status: engine.LedgerOK, Hash: hashOf("1001", "T1")})
+				d.Script("write", 1, enginetest.Step{Err: enginetest.StopRun(errors.New("unreachable"))})
+			},
+			want: runWant{
+				err:    "destination test: write: unreachable",
+				counts: engine.Counts{Read: 3, Send: 2, Unchanged: 1}, batches: 1, pending: 2, notSent: 1,
+				actions: map[string]int{},
+				ops:     []string{"write 1002,1003", "close"},
+				ledger:  map[string]string{"1001": "ok", "1002": "pending", "1003": "pending"},
+			},
+		},
+		{
 			name: "an unchanged record is not sent, unless forced; a changed or failed one is",
 			rows: rows3(),
 			script: func(_ *enginetest.Destination, l *enginetest.Ledger, _ chan struct{}) {
