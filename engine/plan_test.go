@@ -107,6 +107,16 @@ func TestPlanGolden(t *testing.T) {
 					if p.Summary != counts || len(p.Items) != counts.Read {
 						t.Errorf("summary %+v and %d items; Plan returned %+v", p.Summary, len(p.Items), counts)
 					}
+					// With -compare, "changes" is there for every record
+					// compared, empty when nothing would change.
+					var raw struct{ Items []map[string]any }
+					json.Unmarshal(out.Bytes(), &raw)
+					for _, it := range raw.Items {
+						_, has := it["changes"]
+						if compared := opts.Compare && (it["status"] == "send" || it["status"] == "unchanged"); has != compared {
+							t.Errorf("item %v: has changes %v, want %v", it["pos"], has, compared)
+						}
+					}
 				}
 				golden(t, name, out.Bytes())
 				if ops := f.dst.Ops(); len(ops) != 0 {
