@@ -80,6 +80,7 @@ func (b *batcher) resolve(ctx context.Context, final bool) error {
 			// The same record twice in one call is ambiguous at the
 			// destination; send what is queued first.
 			if err := b.send(ctx, len(b.out)); err != nil {
+				b.cand = b.cand[i:] // what the run read and did not send
 				return err
 			}
 		}
@@ -90,6 +91,7 @@ func (b *batcher) resolve(ctx context.Context, final bool) error {
 		b.inOut[it.Payload.Key] = true
 		if len(b.out) >= b.size {
 			if err := b.send(ctx, b.size); err != nil {
+				b.cand = b.cand[i+1:]
 				return err
 			}
 		}

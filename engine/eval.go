@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"time"
 
+	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -50,7 +52,7 @@ func (e *evaluator) filterEach(it *Item) bool {
 	for _, f := range e.j.Filters {
 		out, err := e.vm.Run(f.prog, map[string]any(e.rec))
 		if err != nil {
-			it.Status, it.Reason, it.Stage = Invalid, fmt.Sprintf("filter %q: %v", f.Name, err), "filter"
+			it.Status, it.Reason, it.Stage = Invalid, fmt.Sprintf("filter %q: %s", f.Name, runError(err)), "filter"
 			return false
 		}
 		if ok, _ := out.(bool); !ok {
@@ -74,7 +76,7 @@ func (e *evaluator) mapValues(it *Item) {
 			out, err = e.vm.Run(m.prog, map[string]any(e.rec))
 		}
 		if err != nil {
-			it.Status, it.Reason, it.Stage = Invalid, fmt.Sprintf("%s: %v", m.Field.Name, err), "map"
+			it.Status, it.Reason, it.Stage = Invalid, fmt.Sprintf("%s: %s", m.Field.Name, runError(err)), "map"
 			return
 		}
 		if out == nil {
@@ -93,6 +95,17 @@ func (e *evaluator) mapValues(it *Item) {
 	}
 	it.Status = Send
 	it.Payload = Payload{Key: j.Dest.Key(values), Pos: it.Pos, Values: values}
+}
+
+// runError is a run-time error without the quoted expression and caret
+// that expr puts on the lines below it: a plan and the log give a record
+// one line. The position stays.
+func runError(err error) string {
+	var fe *file.Error
+	if errors.As(err, &fe) && fe.Snippet != "" {
+		return fmt.Sprintf("%s (%d:%d)", fe.Message, fe.Line, fe.Column+1)
+	}
+	return err.Error()
 }
 
 // canonical is the package canonical with a cache for dates.

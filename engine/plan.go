@@ -192,7 +192,7 @@ type jsonItem struct {
 	Payload map[string]any `json:"payload,omitempty"`
 	Clears  []string       `json:"clears,omitempty"`
 	Current map[string]any `json:"current,omitempty"` // with -compare
-	Changes []string       `json:"changes,omitempty"` // with -compare: fields whose value differs
+	Changes []string       `json:"changes,omitzero"`  // with -compare: fields whose value differs; empty, not absent, when none does
 }
 
 func (p *planWriter) item(it *Item) {
