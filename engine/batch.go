@@ -190,7 +190,7 @@ func (b *batcher) send(ctx context.Context, n int) error {
 	sum.Failed += failed
 	span.SetAttributes(attribute.Int("runner.records.ok", ok), attribute.Int("runner.records.failed", failed))
 	if l := b.opts.Ledger; l != nil {
-		if err := l.Record(ctx, sum.RunID, j.Name, b.scope, outcomes(batch, results, b.token)); err != nil {
+		if err := l.Record(ctx, sum.RunID, j.Name, b.scope, Outcomes(batch, results, b.token)); err != nil {
 			return fmt.Errorf("ledger: %w", err)
 		}
 	}

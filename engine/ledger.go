@@ -26,7 +26,7 @@ type Ledger interface {
 	Begin(ctx context.Context, run int64, job, scope string, sends []LedgerSend) error
 	// Record stores a batch's outcomes, with the run's progress, at once,
 	// for the entries this run began. The engine decides each status (see
-	// outcomes); a ledger stores it as it is.
+	// Outcomes); a ledger stores it as it is.
 	Record(ctx context.Context, run int64, job, scope string, outcomes []LedgerOutcome) error
 	// Staged lists the tokens of commits that staged records still wait on.
 	Staged(ctx context.Context, job, scope string) ([]string, error)
@@ -120,10 +120,10 @@ type LedgerOutcome struct {
 	Token   string // with LedgerStaged: the commit that will make it visible
 }
 
-// outcomes maps a batch's results to ledger statuses: accepted is ok, or
+// Outcomes maps a batch's results to ledger statuses: accepted is ok, or
 // staged when the Conn stages (token); a permanent failure is parked, any
 // other failed, to be sent again on the next run.
-func outcomes(batch []Payload, results []Result, token string) []LedgerOutcome {
+func Outcomes(batch []Payload, results []Result, token string) []LedgerOutcome {
 	out := make([]LedgerOutcome, len(batch))
 	for i, p := range batch {
 		r := results[i]

@@ -50,18 +50,18 @@ func TestHarnessLedgerMatches(t *testing.T) {
 		}{
 			{"begin", func(l engine.Ledger, r1, _ int64) error { return l.Begin(ctx, r1, job, "s", send("a", "b", "c", "d")) }},
 			{"record", func(l engine.Ledger, r1, _ int64) error {
-				return l.Record(ctx, r1, job, "s", payloads("a", "b", "c", "d"), []engine.Result{ok, fail, park, ok}, "")
+				return l.Record(ctx, r1, job, "s", engine.Outcomes(payloads("a", "b", "c", "d"), []engine.Result{ok, fail, park, ok}, ""))
 			}},
 			{"a later run begins", func(l engine.Ledger, _, r2 int64) error { return l.Begin(ctx, r2, job, "s", send("a", "e")) }},
 			{"the earlier run's record does not undo it", func(l engine.Ledger, r1, _ int64) error {
-				return l.Record(ctx, r1, job, "s", payloads("a"), []engine.Result{fail}, "")
+				return l.Record(ctx, r1, job, "s", engine.Outcomes(payloads("a"), []engine.Result{fail}, ""))
 			}},
 			{"staged", func(l engine.Ledger, _, r2 int64) error {
-				return l.Record(ctx, r2, job, "s", payloads("a", "e"), []engine.Result{ok, ok}, "t1")
+				return l.Record(ctx, r2, job, "s", engine.Outcomes(payloads("a", "e"), []engine.Result{ok, ok}, "t1"))
 			}},
 			{"settled", func(l engine.Ledger, _, _ int64) error { return l.Settle(ctx, job, "s", "t1", engine.LedgerOK, "") }},
 			{"a key no run began", func(l engine.Ledger, _, r2 int64) error {
-				return l.Record(ctx, r2, job, "s", payloads("f"), []engine.Result{ok}, "")
+				return l.Record(ctx, r2, job, "s", engine.Outcomes(payloads("f"), []engine.Result{ok}, ""))
 			}},
 			{"adopted", func(l engine.Ledger, _, _ int64) error { return l.Adopt(ctx, job, "s", "s2") }},
 			{"adopted once", func(l engine.Ledger, _, r2 int64) error {
@@ -74,10 +74,10 @@ func TestHarnessLedgerMatches(t *testing.T) {
 				if err := l.Begin(ctx, r2, job, "s2", send("g", "h")); err != nil {
 					return err
 				}
-				if err := l.Record(ctx, r2, job, "s2", payloads("g"), []engine.Result{ok}, "t2"); err != nil {
+				if err := l.Record(ctx, r2, job, "s2", engine.Outcomes(payloads("g"), []engine.Result{ok}, "t2")); err != nil {
 					return err
 				}
-				return l.Record(ctx, r2, job, "s2", payloads("h"), []engine.Result{ok}, "t3")
+				return l.Record(ctx, r2, job, "s2", engine.Outcomes(payloads("h"), []engine.Result{ok}, "t3"))
 			}},
 			{"one commit not made, one failed", func(l engine.Ledger, _, _ int64) error {
 				if err := l.Settle(ctx, job, "s2", "t2", engine.LedgerPending, ""); err != nil {

@@ -252,34 +252,20 @@ func (l *Ledger) Begin(ctx context.Context, run int64, job, scope string, sends 
 
 // Record stores outcomes of the entries run began, and adds them to the
 // run's progress. A key no run began is written as new, with no hash.
-func (l *Ledger) Record(ctx context.Context, run int64, job, scope string, batch []engine.Payload, results []engine.Result, token string) error {
+func (l *Ledger) Record(ctx context.Context, run int64, job, scope string, outcomes []engine.LedgerOutcome) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.failing("Record"); err != nil {
 		return err
 	}
-	if len(results) != len(batch) {
-		return fmt.Errorf("record: %d results for %d payloads", len(results), len(batch))
-	}
 	var r *Run
 	if i := l.run(run); i >= 0 {
 		r = l.runs[i]
 	}
-	for i, p := range batch {
-		res := results[i]
-		status, tok := engine.LedgerOK, ""
-		switch {
-		case res.OK && token != "":
-			status, tok = engine.LedgerStaged, token
-		case res.OK:
-		case res.Permanent:
-			status = engine.LedgerParked
-		default:
-			status = engine.LedgerFailed
-		}
+	for _, o := range outcomes {
 		if r != nil {
 			r.Sent++
-			switch status {
+			switch o.Status {
 			case engine.LedgerOK, engine.LedgerStaged:
 				r.OK++
 			case engine.LedgerFailed:
@@ -288,16 +274,16 @@ func (l *Ledger) Record(ctx context.Context, run int64, job, scope string, batch
 				r.Parked++
 			}
 		}
-		k := entryKey{job, scope, p.Key}
+		k := entryKey{job, scope, o.Key}
 		e, ok := l.entries[k]
 		if !ok {
-			l.entries[k] = &Entry{Status: status, Code: res.Code, Message: res.Message, Token: tok, Attempts: 1, RunID: run}
+			l.entries[k] = &Entry{Status: o.Status, Code: o.Code, Message: o.Message, Token: o.Token, Attempts: 1, RunID: run}
 			continue
 		}
 		if e.RunID != run {
 			continue // a later run began it since: its outcome is that run's
 		}
-		e.Status, e.Code, e.Message, e.Token = status, res.Code, res.Message, tok
+		e.Status, e.Code, e.Message, e.Token = o.Status, o.Code, o.Message, o.Token
 		e.Attempts++
 	}
 	return nil
