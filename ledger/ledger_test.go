@@ -296,3 +296,19 @@ func TestLedger(t *testing.T) {
 func unchanged(e ledger.Entry, hash string) bool {
 	return e.Status == ledger.StatusOK && e.Hash == hash
 }
+
+// TestLedgerVocabulary: the engine decides entry statuses and the ledger
+// stores and queries them; the two spell them the same.
+func TestLedgerVocabulary(t *testing.T) {
+	for _, p := range [][2]string{
+		{engine.LedgerOK, ledger.StatusOK},
+		{engine.LedgerPending, ledger.StatusPending},
+		{engine.LedgerFailed, ledger.StatusFailed},
+		{engine.LedgerParked, ledger.StatusParked},
+		{engine.LedgerStaged, ledger.StatusStaged},
+	} {
+		if p[0] != p[1] {
+			t.Errorf("engine says %q, ledger says %q", p[0], p[1])
+		}
+	}
+}

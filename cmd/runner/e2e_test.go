@@ -41,6 +41,7 @@ func shopEnv(t *testing.T, srv *futureshoptest.Server, extra ...string) func(str
 // other order is touched, and it costs one token, one shipping and one
 // complete call.
 func TestShippingExportEndToEnd(t *testing.T) {
+	fast := fastShipping(t)
 	srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
 	defer srv.Close()
 	srv.Seed(futureshoptest.SampleOrders()...)
@@ -49,7 +50,7 @@ func TestShippingExportEndToEnd(t *testing.T) {
 		before[o.OrderNo] = o
 	}
 
-	out, code := invoke(t, shopEnv(t, srv), "run", "-json", "-var", "goq_export="+sample, "-now", seedNow, shipping)
+	out, code := invoke(t, shopEnv(t, srv), "run", "-json", "-var", "goq_export="+sample, "-now", seedNow, fast)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
@@ -102,8 +103,9 @@ func TestShippingExportEndToEnd(t *testing.T) {
 // finishes, names the order, futureshop's code and message, exits 1, and
 // completes only the orders whose shipping update succeeded.
 func TestRunReportsFailures(t *testing.T) {
+	fast := fastShipping(t)
 	srv := sampleShop(t, "100000001206")
-	out, code := invoke(t, shopEnv(t, srv), "run", "-var", "goq_export="+sample, "-now", seedNow, shipping)
+	out, code := invoke(t, shopEnv(t, srv), "run", "-var", "goq_export="+sample, "-now", seedNow, fast)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
@@ -125,6 +127,7 @@ func TestRunReportsFailures(t *testing.T) {
 // job, one per batch and one per HTTP call, none per record, and no secret
 // in any attribute.
 func TestTraceTree(t *testing.T) {
+	fast := fastShipping(t)
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	prev := otel.GetTracerProvider()
@@ -134,7 +137,7 @@ func TestTraceTree(t *testing.T) {
 	srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
 	defer srv.Close()
 	srv.Seed(futureshoptest.SampleOrders()...)
-	if out, code := invoke(t, shopEnv(t, srv), "run", "-var", "goq_export="+sample, "-now", seedNow, shipping); code != 0 {
+	if out, code := invoke(t, shopEnv(t, srv), "run", "-var", "goq_export="+sample, "-now", seedNow, fast); code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 	tp.ForceFlush(context.Background())
@@ -216,7 +219,7 @@ func TestOrderImportEndToEnd(t *testing.T) {
 			srv.Seed(o, old)
 			dir := t.TempDir()
 			out, code := invoke(t, shopEnv(t, srv), "run", "-var", "goq_import_dir="+dir, "-var", "add_option_prices="+tt.add,
-				"-now", seedNow, "../../examples/futureshop-to-goq.hcl")
+				"-now", seedNow, fastImport(t))
 			if code != 0 {
 				t.Fatalf("exit %d\n%s", code, out)
 			}
@@ -268,14 +271,15 @@ func TestUnusedColumnsMayBeAbsent(t *testing.T) {
 // every field shows no change; with the export's tracking number changed,
 // plan shows the value the shop holds now. Nothing is written.
 func TestPlanCompare(t *testing.T) {
+	fast := fastShipping(t)
 	srv := sampleShop(t)
 	e := shopEnv(t, srv)
-	args := []string{"plan", "-compare", "-no-ledger", "-var", "goq_export=" + sample, "-now", seedNow, shipping}
+	args := []string{"plan", "-compare", "-no-ledger", "-var", "goq_export=" + sample, "-now", seedNow, fast}
 	out, code := invoke(t, e, args...)
 	if code != 0 || !strings.Contains(out, `invoice_no       = "123456789012"  # now ""`) {
 		t.Fatalf("before any run: exit %d\n%s", code, out)
 	}
-	if _, code := invoke(t, e, "run", "-var", "goq_export="+sample, "-now", seedNow, shipping); code != 0 {
+	if _, code := invoke(t, e, "run", "-var", "goq_export="+sample, "-now", seedNow, fast); code != 0 {
 		t.Fatal("run failed")
 	}
 	srv.ResetRequests()
@@ -353,7 +357,7 @@ func TestImportOfCapturedShapes(t *testing.T) {
 	dir := t.TempDir()
 	e := env("RUNNER_DATABASE", filepath.Join(t.TempDir(), "state.db"), "FUTURESHOP_API_DOMAIN", srv.URL,
 		"FUTURESHOP_SHOP_KEY", "k", "FUTURESHOP_CLIENT_ID", "c", "FUTURESHOP_CLIENT_SECRET", "s")
-	out, code := invoke(t, e, "run", "-var", "goq_import_dir="+dir, "-now", seedNow, "../../examples/futureshop-to-goq.hcl")
+	out, code := invoke(t, e, "run", "-var", "goq_import_dir="+dir, "-now", seedNow, fastImport(t))
 	if code != 0 || !strings.Contains(out, "3 read, 3 sent in 1 batch(es): 3 ok") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}

@@ -103,10 +103,11 @@ func TestTwoRunsAtOnce(t *testing.T) {
 	bin := buildRunner(t)
 	host, _ := os.Hostname()
 	databases(t, func(t *testing.T, dsn string) {
+		fast := fastShipping(t)
 		srv := sampleShop(t)
 		srv.SlowNext(1, 2*time.Second) // the first shipping call
 		env := processEnv(srv, dsn)
-		args := []string{"run", "-var", "goq_export=" + sample, "-now", seedNow, shipping}
+		args := []string{"run", "-var", "goq_export=" + sample, "-now", seedNow, fast}
 		first := startRunner(t, bin, env, args...)
 		waitForPath(t, srv, "/admin-api/v1/shipping/status")
 
@@ -133,6 +134,7 @@ func TestTwoRunsAtOnce(t *testing.T) {
 // TestRunWhileServe: runner run while runner serve runs the same job is
 // refused the same way.
 func TestRunWhileServe(t *testing.T) {
+	fast := fastShipping(t)
 	if testing.Short() {
 		t.Skip("real processes")
 	}
@@ -142,7 +144,7 @@ func TestRunWhileServe(t *testing.T) {
 	srv.SlowNext(1, 3*time.Second)
 	dsn := filepath.Join(t.TempDir(), "state.db")
 	env := processEnv(srv, dsn, "RUNNER_LISTEN=127.0.0.1:0")
-	serve := startRunner(t, bin, env, "serve", "-var", "goq_export="+sample, "-now", seedNow, shipping)
+	serve := startRunner(t, bin, env, "serve", "-var", "goq_export="+sample, "-now", seedNow, fast)
 	defer func() {
 		serve.cmd.Process.Signal(syscall.SIGTERM)
 		serve.wait()
@@ -154,7 +156,7 @@ func TestRunWhileServe(t *testing.T) {
 	}
 	resp.Body.Close()
 	waitForPath(t, srv, "/admin-api/v1/shipping/status")
-	run := startRunner(t, bin, env, "run", "-var", "goq_export="+sample, "-now", seedNow, shipping)
+	run := startRunner(t, bin, env, "run", "-var", "goq_export="+sample, "-now", seedNow, fast)
 	if code := run.wait(); code != exitLocked || !strings.Contains(run.out.String(), fmt.Sprintf("pid %d", serve.cmd.Process.Pid)) {
 		t.Errorf("run while serve runs the job: exit %d\n%s", code, run.out)
 	}
@@ -232,9 +234,10 @@ func TestSharedShopTakesTurns(t *testing.T) {
 // another shop sends everything there; plan names the scope it reads; a
 // ledger written before scopes is adopted, not sent again.
 func TestLedgerScope(t *testing.T) {
+	fast := fastShipping(t)
 	dsn := filepath.Join(t.TempDir(), "state.db")
 	a, b := sampleShop(t), sampleShop(t)
-	args := []string{"run", "-var", "goq_export=" + sample, "-now", seedNow, shipping}
+	args := []string{"run", "-var", "goq_export=" + sample, "-now", seedNow, fast}
 	if out, code := invoke(t, shopEnv(t, a, "RUNNER_DATABASE", dsn), args...); code != 0 {
 		t.Fatalf("run against a: exit %d\n%s", code, out)
 	}
@@ -294,6 +297,7 @@ func sampleRow(no, status, updated, tracking string) string {
 // decision per run: the row with the newest 最終更新日時, its filters
 // applied. Identical rows cost nothing extra.
 func TestRepeatedRows(t *testing.T) {
+	fast := fastShipping(t)
 	srv := sampleShop(t)
 	dir := t.TempDir()
 	var rows []string
@@ -304,7 +308,7 @@ func TestRepeatedRows(t *testing.T) {
 	}
 	path := repeatedExport(t, dir, rows...)
 	e := shopEnv(t, srv)
-	out, code := invoke(t, e, "run", "-var", "goq_export="+path, "-now", seedNow, shipping)
+	out, code := invoke(t, e, "run", "-var", "goq_export="+path, "-now", seedNow, fast)
 	if code != 0 || !strings.Contains(out, "5 sent in 1 batch(es): 5 ok") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
@@ -403,6 +407,7 @@ func TestSigtermFinishesTheBatch(t *testing.T) {
 // TestServeTwiceOnSQLite: a second serve on one SQLite ledger is refused
 // with what to do, instead of dying on River's migrations.
 func TestServeTwiceOnSQLite(t *testing.T) {
+	fast := fastShipping(t)
 	if testing.Short() {
 		t.Skip("real processes")
 	}
@@ -410,7 +415,7 @@ func TestServeTwiceOnSQLite(t *testing.T) {
 	bin := buildRunner(t)
 	srv := sampleShop(t)
 	env := processEnv(srv, filepath.Join(t.TempDir(), "state.db"), "RUNNER_LISTEN=127.0.0.1:0")
-	args := []string{"serve", "-var", "goq_export=" + sample, "-now", seedNow, shipping}
+	args := []string{"serve", "-var", "goq_export=" + sample, "-now", seedNow, fast}
 	a, b := startRunner(t, bin, env, args...), startRunner(t, bin, env, args...)
 	time.Sleep(3 * time.Second)
 	var loser, winner *proc
@@ -438,6 +443,7 @@ func TestServeTwiceOnSQLite(t *testing.T) {
 // the killed run is closed as interrupted at once, and the button works at
 // once, instead of answering 409 until River gives up on the dead run.
 func TestServeAfterKill(t *testing.T) {
+	fast := fastShipping(t)
 	if testing.Short() {
 		t.Skip("real processes")
 	}
@@ -447,7 +453,7 @@ func TestServeAfterKill(t *testing.T) {
 	srv.SlowNext(2, 5*time.Second)
 	dsn := filepath.Join(t.TempDir(), "state.db")
 	env := processEnv(srv, dsn, "RUNNER_LISTEN=127.0.0.1:0")
-	args := []string{"serve", "-var", "goq_export=" + sample, "-now", seedNow, shipping}
+	args := []string{"serve", "-var", "goq_export=" + sample, "-now", seedNow, fast}
 	first := startRunner(t, bin, env, args...)
 	base := serveAddr(t, first)
 	if resp, err := http.Post(base+"/jobs/shipping-to-futureshop/runs", "application/json", nil); err != nil || resp.StatusCode != http.StatusAccepted {
@@ -495,6 +501,7 @@ func TestServeAfterKill(t *testing.T) {
 // descriptors scheduled runs need: the API accepts a bounded number of
 // connections and closes idle ones.
 func TestServeKeepsItsDescriptors(t *testing.T) {
+	fast := fastShipping(t)
 	s := newHTTPServer(http.NotFoundHandler())
 	if s.ReadTimeout == 0 || s.WriteTimeout == 0 || s.IdleTimeout == 0 || s.ReadHeaderTimeout == 0 {
 		t.Errorf("timeouts: %+v", s)
@@ -505,7 +512,7 @@ func TestServeKeepsItsDescriptors(t *testing.T) {
 	var out, errb syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- runMain(ctx, []string{"serve", "-var", "goq_export=" + sample, "-now", seedNow, shipping}, &out, &errb, lookup)
+		done <- runMain(ctx, []string{"serve", "-var", "goq_export=" + sample, "-now", seedNow, fast}, &out, &errb, lookup)
 	}()
 	defer func() { cancel(); <-done }()
 	base := serveAddr(t, &proc{out: &out})
@@ -660,7 +667,7 @@ func TestImportOfShiftingSearch(t *testing.T) {
 		srv.AddOrder(futureshoptest.NewOrder(fmt.Sprintf("1000000020%02d", i), at))
 	}
 	dir := t.TempDir()
-	out, code := invoke(t, shopEnv(t, srv), "run", "-var", "goq_import_dir="+dir, "-now", seedNow, "../../examples/futureshop-to-goq.hcl")
+	out, code := invoke(t, shopEnv(t, srv), "run", "-var", "goq_import_dir="+dir, "-now", seedNow, fastImport(t))
 	if code != 0 || !strings.Contains(out, "7 ok") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
@@ -685,7 +692,7 @@ func TestLedgerKeepsNoPersonalData(t *testing.T) {
 	srv.AddOrder(futureshoptest.NewOrder("100000002001", mustTime(t, "2026-11-25T09:30:00+09:00")))
 	dsn := filepath.Join(t.TempDir(), "state.db")
 	dir := t.TempDir()
-	if out, code := invoke(t, shopEnv(t, srv, "RUNNER_DATABASE", dsn), "run", "-var", "goq_import_dir="+dir, "-now", seedNow, "../../examples/futureshop-to-goq.hcl"); code != 0 {
+	if out, code := invoke(t, shopEnv(t, srv, "RUNNER_DATABASE", dsn), "run", "-var", "goq_import_dir="+dir, "-now", seedNow, fastImport(t)); code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 	if rows := readCP932CSV(t, dir); !strings.Contains(strings.Join(rows[1], ","), "山田 花子") {

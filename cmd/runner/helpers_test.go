@@ -48,14 +48,20 @@ func readCP932CSV(t *testing.T, dir string) [][]string {
 // example as it changes.
 func variant(t *testing.T, dir, name string, oldNew ...string) string {
 	t.Helper()
-	src, err := os.ReadFile(shipping)
+	return rewrite(t, shipping, dir, name, oldNew...)
+}
+
+// rewrite is variant for any example.
+func rewrite(t *testing.T, example, dir, name string, oldNew ...string) string {
+	t.Helper()
+	src, err := os.ReadFile(example)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(src)
 	for i := 0; i+1 < len(oldNew); i += 2 {
 		if !strings.Contains(s, oldNew[i]) {
-			t.Fatalf("the shipping example no longer holds %q", oldNew[i])
+			t.Fatalf("%s no longer holds %q", example, oldNew[i])
 		}
 		s = strings.Replace(s, oldNew[i], oldNew[i+1], 1)
 	}
@@ -80,4 +86,24 @@ func sampleShop(t *testing.T, storePickup ...string) *futureshoptest.Server {
 	}
 	srv.Seed(orders...)
 	return srv
+}
+
+const importExample = "../../examples/futureshop-to-goq.hcl"
+
+// fastRate turns an example's futureshop block to 50 requests a second,
+// which the test shops allow: at the default of one a second every run
+// would wait seconds for nothing. Tests of the rate limit keep the default.
+var fastRate = []string{`client_secret = env("FUTURESHOP_CLIENT_SECRET")`,
+	"client_secret = env(\"FUTURESHOP_CLIENT_SECRET\")\n    rate_limit    = 50"}
+
+// fastShipping is the shipping example at fastRate.
+func fastShipping(t *testing.T) string {
+	t.Helper()
+	return variant(t, t.TempDir(), "shipping.hcl", fastRate...)
+}
+
+// fastImport is the order import example at fastRate.
+func fastImport(t *testing.T) string {
+	t.Helper()
+	return rewrite(t, importExample, t.TempDir(), "import.hcl", fastRate...)
 }

@@ -38,6 +38,7 @@ func TestKillAndRerun(t *testing.T) {
 	t.Parallel() // a real process that mostly waits
 	bin := buildRunner(t)
 	databases(t, func(t *testing.T, dsn string) {
+		fast := fastShipping(t)
 		srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
 		defer srv.Close()
 		srv.Seed(futureshoptest.SampleOrders()...)
@@ -49,7 +50,7 @@ func TestKillAndRerun(t *testing.T) {
 			"RUNNER_DATABASE="+dsn,
 			"FUTURESHOP_API_DOMAIN="+srv.URL, "FUTURESHOP_SHOP_KEY="+srv.ShopKey,
 			"FUTURESHOP_CLIENT_ID="+srv.ClientID, "FUTURESHOP_CLIENT_SECRET="+srv.ClientSecret)
-		args := []string{"run", "-var", "goq_export=" + sample, "-now", seedNow, shipping}
+		args := []string{"run", "-var", "goq_export=" + sample, "-now", seedNow, fast}
 
 		cmd := exec.Command(bin, args...)
 		cmd.Env = env
@@ -88,7 +89,7 @@ func TestKillAndRerun(t *testing.T) {
 // after the stop, and every admitted order was exported.
 func TestTwoServeProcesses(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs two real processes for a minute")
+		t.Skip("runs two real processes for 40 seconds")
 	}
 	t.Parallel() // a real process that mostly waits
 	dsn := ledgertest.Postgres(t)
@@ -113,13 +114,13 @@ func TestTwoServeProcesses(t *testing.T) {
 	began := time.Now()
 	a, aOut := start()
 	b, bOut := start()
-	time.Sleep(30 * time.Second)
+	time.Sleep(20 * time.Second)
 	a.Process.Signal(syscall.SIGTERM) // mid-run or between runs, whichever
 	if err := a.Wait(); err != nil {
 		t.Errorf("first serve did not stop cleanly: %v\n%s", err, aOut.String())
 	}
 	stopped := time.Now()
-	time.Sleep(30 * time.Second)
+	time.Sleep(20 * time.Second)
 	b.Process.Signal(syscall.SIGTERM)
 	if err := b.Wait(); err != nil {
 		t.Errorf("second serve did not stop cleanly: %v\n%s", err, bOut.String())

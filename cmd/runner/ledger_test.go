@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/goqsync/runner/connectors/futureshop/futureshoptest"
-	"github.com/goqsync/runner/engine"
-	"github.com/goqsync/runner/ledger"
 	"github.com/goqsync/runner/ledger/ledgertest"
 )
 
@@ -35,12 +33,13 @@ func countPath(srv *futureshoptest.Server, path string) int {
 // order as unchanged; a changed tracking number is sent again.
 func TestUnchangedExportSentOnce(t *testing.T) {
 	databases(t, func(t *testing.T, dsn string) {
+		fast := fastShipping(t)
 		srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
 		defer srv.Close()
 		srv.Seed(futureshoptest.SampleOrders()...)
 		e := shopEnv(t, srv, "RUNNER_DATABASE", dsn)
 		for i := 0; i < 10; i++ {
-			if out, code := invoke(t, e, "run", "-var", "goq_export="+sample, "-now", seedNow, shipping); code != 0 {
+			if out, code := invoke(t, e, "run", "-var", "goq_export="+sample, "-now", seedNow, fast); code != 0 {
 				t.Fatalf("run %d: exit %d\n%s", i+1, code, out)
 			}
 		}
@@ -77,9 +76,10 @@ func TestUnchangedExportSentOnce(t *testing.T) {
 // is parked, lists it in failures, and sends it again after retry.
 func TestParkAndRetry(t *testing.T) {
 	databases(t, func(t *testing.T, dsn string) {
+		fast := fastShipping(t)
 		srv := sampleShop(t, "100000001206")
 		e := shopEnv(t, srv, "RUNNER_DATABASE", dsn)
-		args := []string{"run", "-var", "goq_export=" + sample, "-now", seedNow, shipping}
+		args := []string{"run", "-var", "goq_export=" + sample, "-now", seedNow, fast}
 		if out, code := invoke(t, e, args...); code != 1 || !strings.Contains(out, "CannotUpdateStorePickup") {
 			t.Fatalf("first run: exit %d\n%s", code, out)
 		}
@@ -114,12 +114,13 @@ func TestParkAndRetry(t *testing.T) {
 // reports it and exits 1; the next run sends the orders again and succeeds.
 func TestFailedRecordRetried(t *testing.T) {
 	databases(t, func(t *testing.T, dsn string) {
+		fast := fastShipping(t)
 		srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
 		defer srv.Close()
 		srv.Seed(futureshoptest.SampleOrders()...)
 		srv.FailOrder("100000001211", "Busy", "the order is being edited in the admin screen")
 		e := shopEnv(t, srv, "RUNNER_DATABASE", dsn)
-		args := []string{"run", "-var", "goq_export=" + sample, "-now", seedNow, shipping}
+		args := []string{"run", "-var", "goq_export=" + sample, "-now", seedNow, fast}
 		if out, code := invoke(t, e, args...); code != 1 || !strings.Contains(out, "100000001211") {
 			t.Fatalf("first run: exit %d\n%s", code, out)
 		}
@@ -155,8 +156,8 @@ func TestInboxArchive(t *testing.T) {
 	write("b.csv", "183401,100000001201,FutureShop 1号店,2026-11-20 14:03:11,出荷済み,2026-11-25 09:00:00,2026-11-25,ヤマト運輸,999999999999,,,\r\n"+
 		"183402,100000001202,FutureShop 1号店,2026-11-21 08:00:00,出荷済み,2026-11-27 17:45:00,2026-11-27,佐川急便,3456-7890-1234,,,\r\n")
 
-	job := variant(t, dir, "inbox.hcl", "path = var.goq_export", "inbox   = var.inbox\n    archive = var.archive",
-		`variable "goq_export" {`, "variable \"inbox\" {\n  type = string\n}\n\nvariable \"archive\" {")
+	job := variant(t, dir, "inbox.hcl", append([]string{"path = var.goq_export", "inbox   = var.inbox\n    archive = var.archive",
+		`variable "goq_export" {`, "variable \"inbox\" {\n  type = string\n}\n\nvariable \"archive\" {"}, fastRate...)...)
 	e := shopEnv(t, srv)
 	args := func(cmd string) []string {
 		return []string{cmd, "-var", "inbox=" + inbox, "-var", "archive=" + archive, "-now", seedNow, job}
@@ -191,21 +192,5 @@ func TestInboxArchive(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(inbox, "*")); len(left) != 0 {
 		t.Errorf("inbox not empty: %v", left)
-	}
-}
-
-// TestLedgerVocabulary: the engine decides entry statuses and the ledger
-// stores and queries them; the two spell them the same.
-func TestLedgerVocabulary(t *testing.T) {
-	for _, p := range [][2]string{
-		{engine.LedgerOK, ledger.StatusOK},
-		{engine.LedgerPending, ledger.StatusPending},
-		{engine.LedgerFailed, ledger.StatusFailed},
-		{engine.LedgerParked, ledger.StatusParked},
-		{engine.LedgerStaged, ledger.StatusStaged},
-	} {
-		if p[0] != p[1] {
-			t.Errorf("engine says %q, ledger says %q", p[0], p[1])
-		}
 	}
 }

@@ -35,6 +35,7 @@ func (s *syncBuffer) String() string {
 // TestServeManualRun starts serve, presses the 発送情報の更新 button through
 // the HTTP API, waits for the run to show in GET /jobs, and stops serve.
 func TestServeManualRun(t *testing.T) {
+	fast := fastShipping(t)
 	srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
 	defer srv.Close()
 	srv.Seed(futureshoptest.SampleOrders()...)
@@ -45,7 +46,7 @@ func TestServeManualRun(t *testing.T) {
 	var out, errb syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- runMain(ctx, []string{"serve", "-var", "goq_export=" + sample, "-now", seedNow, shipping}, &out, &errb, lookup)
+		done <- runMain(ctx, []string{"serve", "-var", "goq_export=" + sample, "-now", seedNow, fast}, &out, &errb, lookup)
 	}()
 
 	addrRE := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)`)
