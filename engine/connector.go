@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Kind is the type of a record or destination field.
@@ -227,4 +228,21 @@ type Resolver interface {
 func StopsRun(err error) bool {
 	var s interface{ StopsRun() bool }
 	return errors.As(err, &s) && s.StopsRun()
+}
+
+type nowKey struct{}
+
+// WithNow returns ctx carrying the clock of a run. The engine opens
+// sources and destinations with it, so a connector that needs "now" (a
+// search window, a file's timestamp) agrees with the job's expressions.
+func WithNow(ctx context.Context, now time.Time) context.Context {
+	return context.WithValue(ctx, nowKey{}, now)
+}
+
+// Now is the run's clock carried by ctx, or the wall clock.
+func Now(ctx context.Context) time.Time {
+	if t, ok := ctx.Value(nowKey{}).(time.Time); ok {
+		return t
+	}
+	return time.Now()
 }

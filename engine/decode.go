@@ -180,7 +180,7 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 			diags = append(diags, d...)
 			j.Source = src
 		} else {
-			diags = append(diags, unknownConnector("source", j.SourceType, names(opts.Registry.Sources()), srcBlk))
+			diags = append(diags, unknownConnector("source", j.SourceType, keys(opts.Registry.sources), srcBlk))
 		}
 	}
 	if dstBlk != nil {
@@ -195,7 +195,7 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 			diags = append(diags, d...)
 			j.Dest = dst
 		} else {
-			diags = append(diags, unknownConnector("destination", j.DestType, names(opts.Registry.Destinations()), dstBlk))
+			diags = append(diags, unknownConnector("destination", j.DestType, keys(opts.Registry.dests), dstBlk))
 		}
 	}
 	if j.Source == nil || j.Dest == nil {
@@ -347,20 +347,6 @@ func exprString(a *hcl.Attribute, eval *hcl.EvalContext, where string) (string, 
 			Subject: a.Expr.Range().Ptr()}}
 	}
 	return v.AsString(), d
-}
-
-// names lists the connectors' names, for suggestions.
-func names[T SourceInfo | DestinationInfo](infos []T) []string {
-	out := make([]string, len(infos))
-	for i, info := range infos {
-		switch info := any(info).(type) {
-		case SourceInfo:
-			out[i] = info.Name
-		case DestinationInfo:
-			out[i] = info.Name
-		}
-	}
-	return out
 }
 
 // decodeActions reads an after_export block against the destination's

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"time"
@@ -129,21 +128,4 @@ func (r *Registry) Destinations() []DestinationInfo {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
-}
-
-type nowKey struct{}
-
-// WithNow returns ctx carrying the clock of a run. The engine opens
-// sources and destinations with it, so a connector that needs "now" (a
-// search window, a file's timestamp) agrees with the job's expressions.
-func WithNow(ctx context.Context, now time.Time) context.Context {
-	return context.WithValue(ctx, nowKey{}, now)
-}
-
-// Now is the run's clock carried by ctx, or the wall clock.
-func Now(ctx context.Context) time.Time {
-	if t, ok := ctx.Value(nowKey{}).(time.Time); ok {
-		return t
-	}
-	return time.Now()
 }
