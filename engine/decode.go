@@ -9,7 +9,6 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/vm"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/robfig/cron/v3"
 	"github.com/zclconf/go-cty/cty"
@@ -40,31 +39,27 @@ type Job struct {
 	// order the destination declares them.
 	Actions []string
 
-	// filterAll runs every filter in one VM pass and returns the 1-based
-	// index of the first that fails, or 0: one call per record instead of
-	// one per filter. Nil when the filters could not be combined.
-	filterAll *vm.Program
-
 	vars map[string]any
 	used map[string]bool // source fields the expressions name
 	// pinned is the -now of LoadOptions: the clock of every run that does
 	// not set its own.
 	pinned time.Time
-	needs  []envNeed
+	// check is the clock expressions are type-checked with at load; each
+	// run compiles them again with its own (see programs).
+	check *clock
+	needs []envNeed
 }
 
 // Filter is a named condition every record must meet.
 type Filter struct {
 	Name string
 	When string
-	prog *vm.Program
 }
 
 // Mapping computes one destination field.
 type Mapping struct {
 	Field Field
 	Expr  string
-	prog  *vm.Program
 	// copyOf is set when the expression is just a source field's name, the
 	// commonest mapping: the value is read without running the VM.
 	copyOf string
@@ -134,6 +129,7 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 		loc = time.FixedZone("JST", 9*3600)
 	}
 	j.Location = loc
+	j.check = newClock(j.now(time.Time{}), loc)
 
 	if s, a := str("schedule"); a != nil {
 		sched, err := ParseSchedule(s, loc)
@@ -231,15 +227,12 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 		prog, d := j.compile(src, a, where, env, names, expr.AsBool())
 		diags = append(diags, d...)
 		if prog != nil {
-			j.Filters = append(j.Filters, &Filter{Name: name, When: src, prog: prog})
+			j.Filters = append(j.Filters, &Filter{Name: name, When: src})
 		}
 	}
 
 	if mapBlk != nil {
 		diags = append(diags, j.decodeMap(mapBlk, eval, env, names)...)
-	}
-	if !diags.HasErrors() && len(j.Filters) > 1 {
-		j.filterAll = j.combineFilters(env)
 	}
 	if fu, ok := j.Source.(FieldUser); ok && !diags.HasErrors() {
 		names := []string{j.Source.Label()}
@@ -299,7 +292,7 @@ func (j *Job) decodeMap(mapBlk *hcl.Block, eval *hcl.EvalContext, env map[string
 				Subject: a.Expr.Range().Ptr()})
 			continue
 		}
-		m := &Mapping{Field: f, Expr: src, prog: prog, personal: j.readsPersonal(prog)}
+		m := &Mapping{Field: f, Expr: src, personal: j.readsPersonal(prog)}
 		if id, ok := prog.Node().(*ast.IdentifierNode); ok && id.Value != "vars" {
 			m.copyOf = id.Value
 		}

@@ -15,7 +15,7 @@ import (
 // the expressions themselves.
 type evaluator struct {
 	j     *Job
-	clock *clock
+	progs *programs
 	vm    vm.VM
 	rec   Record
 	// dates caches formatted dates: a run sees few distinct ship and
@@ -23,15 +23,19 @@ type evaluator struct {
 	dates map[int]any
 }
 
-func (j *Job) newEvaluator(now time.Time) *evaluator {
-	return &evaluator{j: j, clock: newClock(now, j.Location), rec: Record{}}
+func (j *Job) newEvaluator(now time.Time) (*evaluator, error) {
+	p, err := j.programs(newClock(now, j.Location))
+	if err != nil {
+		return nil, err
+	}
+	return &evaluator{j: j, progs: p, rec: Record{}}, nil
 }
 
 // eval applies filters and mappings to e.rec.
 func (e *evaluator) eval(it *Item) {
 	j := e.j
-	if j.filterAll != nil {
-		out, err := e.vm.Run(j.filterAll, map[string]any(e.rec))
+	if e.progs.all != nil {
+		out, err := e.vm.Run(e.progs.all, map[string]any(e.rec))
 		if err != nil {
 			// Run them one by one to name the filter that broke.
 			e.filterEach(it)
@@ -49,8 +53,8 @@ func (e *evaluator) eval(it *Item) {
 
 // filterEach runs the filters one at a time; it reports whether all passed.
 func (e *evaluator) filterEach(it *Item) bool {
-	for _, f := range e.j.Filters {
-		out, err := e.vm.Run(f.prog, map[string]any(e.rec))
+	for i, f := range e.j.Filters {
+		out, err := e.vm.Run(e.progs.filters[i], map[string]any(e.rec))
 		if err != nil {
 			it.Status, it.Reason, it.Stage = Invalid, fmt.Sprintf("filter %q: %s", f.Name, runError(err)), "filter"
 			return false
@@ -67,13 +71,13 @@ func (e *evaluator) filterEach(it *Item) bool {
 func (e *evaluator) mapValues(it *Item) {
 	j := e.j
 	values := make(map[string]any, len(j.Mappings))
-	for _, m := range j.Mappings {
+	for i, m := range j.Mappings {
 		var out any
 		var err error
 		if m.copyOf != "" {
 			out = e.rec[m.copyOf]
 		} else {
-			out, err = e.vm.Run(m.prog, map[string]any(e.rec))
+			out, err = e.vm.Run(e.progs.maps[i], map[string]any(e.rec))
 		}
 		if err != nil {
 			it.Status, it.Reason, it.Stage = Invalid, fmt.Sprintf("%s: %s", m.Field.Name, runError(err)), "map"

@@ -5,13 +5,15 @@ import "time"
 // EvalFunc exposes the per-record filter+map step to benchmarks in
 // package engine_test, which may import the real connectors.
 func (j *Job) EvalFunc() func(rec Record) Status {
-	e := j.newEvaluator(j.now(time.Time{}))
+	e, err := j.newEvaluator(j.now(time.Time{}))
+	if err != nil {
+		panic(err)
+	}
 	var it Item
 	return func(rec Record) Status {
 		// The reader fills the evaluator's record in place; here the
 		// benchmark's record stands in for it.
 		rec["vars"] = j.vars
-		rec[clockVar] = e.clock
 		e.rec = rec
 		it = Item{}
 		e.eval(&it)

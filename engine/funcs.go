@@ -7,14 +7,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/ast"
 )
 
 // clock is a run's notion of "now". Every helper that depends on the date
-// reads it, so a pinned now (the -now flag) makes plans reproducible. It
-// belongs to a run, not to the compiled Job, so that one Job can serve
-// concurrent runs: the programs name it as a hidden variable (clockVar),
-// which clockPatcher adds to each call of a helper that reads the clock.
+// reads it, so a pinned now (the -now flag) makes plans reproducible. Each
+// run and plan compiles its programs with its own clock (see
+// Job.programs): one Job serves concurrent runs, and a record pays nothing
+// for it.
 type clock struct {
 	now   time.Time
 	loc   *time.Location
@@ -26,30 +25,6 @@ func newClock(now time.Time, loc *time.Location) *clock {
 	y, m, d := c.now.Date()
 	c.today = time.Date(y, m, d, 0, 0, 0, 0, loc)
 	return c
-}
-
-// clockVar is the record variable that holds the run's clock. It is not a
-// name an expression can spell.
-const clockVar = "\x00clock"
-
-// clockArity lists the helpers that read the clock, with the number of
-// arguments a job writes; the patcher passes the clock as one more.
-var clockArity = map[string]int{"now": 0, "today": 0, "within_days": 2, "days_since": 1}
-
-// clockPatcher passes the run's clock to the helpers that read it. A call
-// with the wrong number of arguments is left alone, so that the type
-// checker's error speaks of the arguments the job wrote.
-type clockPatcher struct{}
-
-func (clockPatcher) Visit(node *ast.Node) {
-	call, ok := (*node).(*ast.CallNode)
-	if !ok {
-		return
-	}
-	id, ok := call.Callee.(*ast.IdentifierNode)
-	if n, known := clockArity[id.Value]; ok && known && len(call.Arguments) == n {
-		call.Arguments = append(call.Arguments, &ast.IdentifierNode{Value: clockVar})
-	}
 }
 
 // localDate returns midnight of t's calendar date in the job's zone.
@@ -108,13 +83,11 @@ var funcDoc = map[string]string{
 	"first":       "first(s): the first item of a comma-separated cell, trimmed",
 }
 
-// exprOptions returns the helper functions for a job in loc, and disables
+// exprOptions returns the helper functions bound to c, and disables
 // expr's own clock functions, which would ignore a pinned now and the
-// job's zone. The helpers that read the clock take it as a last argument
-// (see clockPatcher).
-func exprOptions(loc *time.Location) []expr.Option {
+// job's zone.
+func exprOptions(c *clock) []expr.Option {
 	return []expr.Option{
-		expr.Patch(clockPatcher{}),
 		expr.DisableBuiltin("now"),
 		expr.DisableBuiltin("date"),
 		expr.Function("within_days", func(p ...any) (any, error) {
@@ -126,43 +99,42 @@ func exprOptions(loc *time.Location) []expr.Option {
 			if err != nil {
 				return nil, err
 			}
-			c := p[2].(*clock)
 			return !c.localDate(t).Before(c.today.AddDate(0, 0, -n)), nil
-		}, new(func(time.Time, int, *clock) bool)),
+		}, new(func(time.Time, int) bool)),
 		expr.Function("days_since", func(p ...any) (any, error) {
 			t, ok := p[0].(time.Time)
 			if !ok {
 				return nil, nil
 			}
-			return p[1].(*clock).daysSince(t), nil
-		}, new(func(time.Time, *clock) int)),
+			return c.daysSince(t), nil
+		}, new(func(time.Time) int)),
 		expr.Function("ymd", func(p ...any) (any, error) {
 			t, ok := p[0].(time.Time)
 			if !ok {
 				return nil, nil
 			}
-			return ymd(t.In(loc)), nil
+			return ymd(t.In(c.loc)), nil
 		}, new(func(time.Time) string)),
 		expr.Function("ymdhms", func(p ...any) (any, error) {
 			t, ok := p[0].(time.Time)
 			if !ok {
 				return nil, nil
 			}
-			return t.In(loc).Format("2006-01-02 15:04:05"), nil
+			return t.In(c.loc).Format("2006-01-02 15:04:05"), nil
 		}, new(func(time.Time) string)),
 		expr.Function("date", func(p ...any) (any, error) {
 			s, ok := p[0].(string)
 			if !ok || s == "" {
 				return nil, nil
 			}
-			return ParseTime(s, loc)
+			return ParseTime(s, c.loc)
 		}, new(func(string) time.Time)),
 		expr.Function("now", func(p ...any) (any, error) {
-			return p[0].(*clock).now, nil
-		}, new(func(*clock) time.Time)),
+			return c.now, nil
+		}, new(func() time.Time)),
 		expr.Function("today", func(p ...any) (any, error) {
-			return p[0].(*clock).today, nil
-		}, new(func(*clock) time.Time)),
+			return c.today, nil
+		}, new(func() time.Time)),
 		expr.Function("coalesce", func(p ...any) (any, error) {
 			var last any
 			for _, v := range p {

@@ -29,7 +29,6 @@ func (e *evaluator) next(ctx context.Context, recs Records, it *Item) error {
 		return nil
 	}
 	e.rec["vars"] = e.j.vars
-	e.rec[clockVar] = e.clock
 	e.eval(it)
 	return nil
 }
@@ -48,7 +47,10 @@ func (j *Job) each(ctx context.Context, now time.Time, fn func(*Item) error) (un
 	if ul, ok := recs.(UnitLister); ok {
 		units = ul.Files()
 	}
-	e := j.newEvaluator(now)
+	e, err := j.newEvaluator(now)
+	if err != nil {
+		return units, fmt.Errorf("compile: %w", err)
+	}
 	decided := map[string]string{} // record key → position of the record sent for it
 	var it Item
 	for {
