@@ -77,3 +77,15 @@ func BenchmarkSeedJobIncluded(b *testing.B) {
 		eval(rec)
 	}
 }
+
+// BenchmarkRunCompile is what a run pays once to bind the seed job's
+// expressions to its clock.
+func BenchmarkRunCompile(b *testing.B) {
+	j := loadSeedJob(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := j.CompileForRun(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

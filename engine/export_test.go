@@ -20,3 +20,10 @@ func (j *Job) EvalFunc() func(rec Record) Status {
 		return it.Status
 	}
 }
+
+// CompileForRun compiles the job's expressions as a run does, for
+// BenchmarkRunCompile.
+func (j *Job) CompileForRun() error {
+	_, err := j.programs(newClock(j.now(time.Time{}), j.Location))
+	return err
+}
