@@ -55,6 +55,9 @@ const (
 	LedgerFailed  = "failed"  // retried on the next run
 	LedgerParked  = "parked"  // failed for good; waits for runner retry
 	LedgerStaged  = "staged"  // accepted into a commit that has not happened yet
+	// LedgerResolved is a parked record a person settled for good: it is
+	// skipped while its payload stays the one that was parked.
+	LedgerResolved = "resolved"
 )
 
 // LedgerSend is what a ledger keeps of one payload about to be sent: its
@@ -212,6 +215,8 @@ func (j *Job) markKnown(ctx context.Context, l Ledger, scope, fallback string, f
 		case !ok:
 		case !force && e.Unchanged(PayloadHash(it.Payload)):
 			it.Status = Unchanged
+		case e.Status == LedgerResolved && e.Hash == PayloadHash(it.Payload):
+			it.Status, it.Reason = Skipped, "resolved "+e.Message
 		case e.Status == LedgerParked:
 			it.Status = Parked
 			it.Reason = e.Code

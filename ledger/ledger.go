@@ -37,6 +37,9 @@ const (
 	// gets its final name when the run ends); Token names that commit.
 	// Settle turns it into StatusOK or StatusFailed.
 	StatusStaged = "staged"
+	// StatusResolved means a person settled a parked entry for good
+	// (runner resolve); runs skip it while its payload stays the same.
+	StatusResolved = "resolved"
 )
 
 // Run triggers.
@@ -552,14 +555,40 @@ func (s *Store) Parked(ctx context.Context, job string) ([]Entry, error) {
 // them again. With no keys it re-queues every parked entry of the job. It
 // returns how many entries changed; keys that are not parked are ignored.
 func (s *Store) Retry(ctx context.Context, job string, keys []string) (int, error) {
-	if job == "" {
-		return 0, errors.New("retry: no job given")
+	n, err := s.unpark(ctx, job, keys, `status = 'failed'`)
+	if err != nil {
+		return 0, fmt.Errorf("retry %s: %w", job, err)
 	}
-	base := `UPDATE ledger_entries SET status = 'failed' WHERE status = 'parked' AND job = ?`
+	return n, nil
+}
+
+// Resolve settles parked entries of job for good: a person decided the
+// record needs no sending (the shop fixed it by hand). The entry keeps its
+// hash, so a run sends it again only if its payload changes; code and
+// message say who settled it, when and why. Keys that are not parked are
+// ignored; it returns how many entries changed.
+func (s *Store) Resolve(ctx context.Context, job string, keys []string, by, reason string, at time.Time) (int, error) {
+	if len(keys) == 0 {
+		return 0, fmt.Errorf("resolve %s: no keys given", job)
+	}
+	msg := fmt.Sprintf("by %s at %s: %s", by, at.Format(time.RFC3339), reason)
+	n, err := s.unpark(ctx, job, keys, `status = 'resolved', code = 'resolved', message = ?`, msg)
+	if err != nil {
+		return 0, fmt.Errorf("resolve %s: %w", job, err)
+	}
+	return n, nil
+}
+
+// unpark applies set to the parked entries of job (all, or those of keys).
+func (s *Store) unpark(ctx context.Context, job string, keys []string, set string, setArgs ...any) (int, error) {
+	if job == "" {
+		return 0, errors.New("no job given")
+	}
+	base := `UPDATE ledger_entries SET ` + set + ` WHERE status = 'parked' AND job = ?`
 	var total int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		exec := func(q string, args []any) error {
-			res, err := tx.ExecContext(ctx, s.rebind(q), args...)
+			res, err := tx.ExecContext(ctx, s.rebind(q), append(append([]any{}, setArgs...), args...)...)
 			if err != nil {
 				return err
 			}
@@ -583,10 +612,25 @@ func (s *Store) Retry(ctx context.Context, job string, keys []string) (int, erro
 		}
 		return nil
 	})
+	return int(total), err
+}
+
+// Jobs lists the jobs the ledger knows, from their runs and entries.
+func (s *Store) Jobs(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT job FROM ledger_runs UNION SELECT job FROM ledger_entries ORDER BY 1`)
 	if err != nil {
-		return 0, fmt.Errorf("retry %s: %w", job, err)
+		return nil, fmt.Errorf("jobs: %w", err)
 	}
-	return int(total), nil
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var j string
+		if err := rows.Scan(&j); err != nil {
+			return nil, fmt.Errorf("jobs: %w", err)
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
 }
 
 const runColumns = `id, job, trigger, started_at, ended_at, sent, ok, failed, parked, unchanged, excluded, errors, error`

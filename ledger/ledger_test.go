@@ -306,6 +306,7 @@ func TestLedgerVocabulary(t *testing.T) {
 		{engine.LedgerFailed, ledger.StatusFailed},
 		{engine.LedgerParked, ledger.StatusParked},
 		{engine.LedgerStaged, ledger.StatusStaged},
+		{engine.LedgerResolved, ledger.StatusResolved},
 	} {
 		if p[0] != p[1] {
 			t.Errorf("engine says %q, ledger says %q", p[0], p[1])

@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os/user"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -77,13 +80,55 @@ func (c *cli) failures(ctx context.Context, args []string) int {
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "job\tkey\tcode\tmessage\tattempts\tlast")
+	fmt.Fprintln(tw, "job\tkey\tcode\tattempts\tfirst seen\tlast seen\treason")
 	for _, e := range parked {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", e.Job, e.Key, e.Code, e.Message, e.Attempts, e.LastAt.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Job, e.Key, e.Code, e.Attempts,
+			e.FirstAt.Local().Format(time.RFC3339), e.LastAt.Local().Format(time.RFC3339), e.Message)
 	}
 	tw.Flush()
-	fmt.Fprintln(c.stdout, "\nrunner retry JOB [KEY...] sends them again on the next run.")
+	fmt.Fprintln(c.stdout, "\nrunner retry JOB [KEY...] sends them again on the next run; runner resolve JOB KEY... -reason TEXT settles them for good.")
 	return exitOK
+}
+
+// parkedKeys checks job and keys against the ledger for retry and resolve:
+// an unknown job or a key that is not parked is a mistake to say, with
+// the nearest name, before anything changes.
+func (c *cli) parkedKeys(ctx context.Context, st *ledger.Store, command, job string, keys []string) bool {
+	jobs, err := st.Jobs(ctx)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "runner %s: %v\n", command, err)
+		return false
+	}
+	if !slices.Contains(jobs, job) {
+		fmt.Fprintf(c.stderr, "runner %s: the ledger knows no job %q", command, job)
+		if s := engine.Suggest(job, jobs); s != "" {
+			fmt.Fprintf(c.stderr, "; did you mean %q?", s)
+		}
+		fmt.Fprintln(c.stderr)
+		return false
+	}
+	parked, err := st.Parked(ctx, job)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "runner %s: %v\n", command, err)
+		return false
+	}
+	var have []string
+	for _, e := range parked {
+		have = append(have, e.Key)
+	}
+	ok := true
+	for _, k := range keys {
+		if slices.Contains(have, k) {
+			continue
+		}
+		ok = false
+		fmt.Fprintf(c.stderr, "runner %s: %s has no parked record %q", command, job, k)
+		if s := engine.Suggest(k, have); s != "" {
+			fmt.Fprintf(c.stderr, "; did you mean %q?", s)
+		}
+		fmt.Fprintln(c.stderr)
+	}
+	return ok
 }
 
 func (c *cli) retry(ctx context.Context, args []string) int {
@@ -105,6 +150,9 @@ func (c *cli) retry(ctx context.Context, args []string) int {
 		return code
 	}
 	defer lk.Unlock()
+	if !c.parkedKeys(ctx, st, "retry", job, fs.Args()[1:]) {
+		return exitConfig
+	}
 	n, err := st.Retry(ctx, job, fs.Args()[1:])
 	if err != nil {
 		fmt.Fprintf(c.stderr, "runner retry: %v\n", err)
@@ -112,4 +160,50 @@ func (c *cli) retry(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintf(c.stdout, "%d parked record(s) of %s will be sent on the next run\n", n, job)
 	return exitOK
+}
+
+func (c *cli) resolve(ctx context.Context, args []string) int {
+	fs := c.flagSet("resolve", "JOB KEY...", nil, false)
+	reason := fs.String("reason", "", "why these records need no sending (required; kept in the ledger)")
+	lockWait := fs.Duration("lock-timeout", 0, "how long to wait for a run of the job in flight to finish (0: do not wait)")
+	if code, ok := c.parseArgs(fs, args, 2, -1); !ok {
+		return code
+	}
+	if strings.TrimSpace(*reason) == "" {
+		fmt.Fprintln(c.stderr, "runner resolve: -reason is required: say why these records need no sending")
+		return exitConfig
+	}
+	st, ok := c.openLedger(ctx)
+	if !ok {
+		return exitConfig
+	}
+	defer st.Close()
+	job, keys := fs.Arg(0), fs.Args()[1:]
+	lk, code := c.jobLock(ctx, st, job, *lockWait, "resolve")
+	if lk == nil {
+		return code
+	}
+	defer lk.Unlock()
+	if !c.parkedKeys(ctx, st, "resolve", job, keys) {
+		return exitConfig
+	}
+	n, err := st.Resolve(ctx, job, keys, whoami(c.lookupEnv), *reason, time.Now())
+	if err != nil {
+		fmt.Fprintf(c.stderr, "runner resolve: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintf(c.stdout, "%d parked record(s) of %s resolved: not sent again unless their values change\n", n, job)
+	return exitOK
+}
+
+// whoami names the person resolving, for the ledger: $USER, else the
+// account the process runs as.
+func whoami(lookup func(string) (string, bool)) string {
+	if u, ok := lookup("USER"); ok && u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
 }

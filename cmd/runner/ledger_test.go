@@ -194,3 +194,59 @@ func TestInboxArchive(t *testing.T) {
 		t.Errorf("inbox not empty: %v", left)
 	}
 }
+
+// TestResolveAndRetryChecks: retry and resolve refuse an unknown job or a
+// key that is not parked, with the nearest name, and change nothing; a
+// resolved record is skipped while its payload stays the same, and sent
+// when it changes.
+func TestResolveAndRetryChecks(t *testing.T) {
+	fast := fastShipping(t)
+	srv := sampleShop(t, "100000001206")
+	dir := t.TempDir()
+	export := func(tracking string) string {
+		return repeatedExport(t, dir, sampleRow("100000001206", "出荷済み", "2026-11-26 09:12:40", tracking))
+	}
+	e := shopEnv(t, srv, "USER", "hanako")
+	run := func(tracking string) (string, int) {
+		return invoke(t, e, "run", "-var", "goq_export="+export(tracking), "-now", seedNow, fast)
+	}
+	if out, code := run("123456789012"); code != exitFailed || !strings.Contains(out, "CannotUpdateStorePickup") {
+		t.Fatalf("first run: exit %d\n%s", code, out)
+	}
+	job := "shipping-to-futureshop"
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"retry", "shiping-to-futureshop"}, exitConfig, `the ledger knows no job "shiping-to-futureshop"; did you mean "shipping-to-futureshop"?`},
+		{[]string{"retry", job, "100000001206/2"}, exitConfig, `has no parked record "100000001206/2"; did you mean "100000001206/1"?`},
+		{[]string{"resolve", job, "100000001206/1"}, exitConfig, "-reason is required"},
+		{[]string{"resolve", "-reason", "x", "nojob", "100000001206/1"}, exitConfig, `the ledger knows no job "nojob"`},
+		{[]string{"resolve", "-reason", "x", job, "T99"}, exitConfig, `has no parked record "T99"`},
+		{[]string{"failures", job}, exitOK, "100000001206/1"},
+		{[]string{"resolve", "-reason", "handed over in store", job, "100000001206/1"}, exitOK, "1 parked record(s) of shipping-to-futureshop resolved"},
+		{[]string{"failures", job}, exitOK, "no parked records"},
+	}
+	for _, tt := range tests {
+		out, code := invoke(t, e, tt.args...)
+		if code != tt.code || !strings.Contains(out, tt.want) {
+			t.Errorf("exit %d, want %d and %q\n%s", code, tt.code, tt.want, out)
+		}
+	}
+	calls := countPath(srv, "/admin-api/v1/shipping/status")
+	if out, code := run("123456789012"); code != exitOK || !strings.Contains(out, "resolved by hanako") && !strings.Contains(out, "0 sent") {
+		t.Errorf("run after resolve: exit %d\n%s", code, out)
+	}
+	if n := countPath(srv, "/admin-api/v1/shipping/status"); n != calls {
+		t.Errorf("a resolved record was sent again (%d shipping calls, had %d)", n, calls)
+	}
+	out, _ := invoke(t, e, "plan", "-var", "goq_export="+export("123456789012"), "-now", seedNow, fast)
+	if !strings.Contains(out, "resolved by hanako at ") || !strings.Contains(out, ": handed over in store") {
+		t.Errorf("plan does not say the record was resolved, by whom and why:\n%s", out)
+	}
+	// New values: the shop gets them (and refuses again, as the order is still a pickup).
+	if out, code := run("999999999999"); code != exitFailed || countPath(srv, "/admin-api/v1/shipping/status") != calls+1 {
+		t.Errorf("a resolved record with new values was not sent: exit %d\n%s", code, out)
+	}
+}

@@ -71,6 +71,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 		"history":    c.history,
 		"failures":   c.failures,
 		"retry":      c.retry,
+		"resolve":    c.resolve,
 		"unlock":     c.unlock,
 		"connectors": c.connectors,
 	}
@@ -138,6 +139,7 @@ commands:
   history [JOB]             past runs, newest first
   failures [JOB]            records parked after a failure that retrying cannot fix
   retry JOB [KEY...]        send parked records again on the next run
+  resolve JOB KEY...        settle parked records for good (-reason TEXT)
   unlock JOB                release the lock of a job whose run died
   connectors                every source and destination: settings, fields, actions
   version                   the module version, VCS revision and Go version
