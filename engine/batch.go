@@ -166,6 +166,15 @@ func (b *batcher) send(ctx context.Context, n int) error {
 	if action, err := b.applyActions(ctx, batch, results, stage); err != nil {
 		return stopRun(action, err)
 	}
+	for i, r := range results {
+		// A failure that parks by count: this attempt is the record's
+		// items[i].fails+1st in a row.
+		if !r.OK && !r.Permanent && r.ParkAfter > 0 && items[i].fails+1 >= r.ParkAfter {
+			r.Permanent = true
+			r.Message += fmt.Sprintf(" (%d times in a row: parked)", items[i].fails+1)
+			results[i] = r
+		}
+	}
 	ok, failed := 0, 0
 	for i, r := range results {
 		if r.OK {

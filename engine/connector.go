@@ -118,6 +118,10 @@ type Result struct {
 	// Permanent marks a failure that will not go away by retrying
 	// (store pickup, a value over its byte limit).
 	Permanent bool
+	// ParkAfter, when positive, makes a failure permanent once the record
+	// has failed this many times in a row (an order the shop does not
+	// know may yet appear; after a few runs it will not).
+	ParkAfter int
 }
 
 // Destination receives payloads.

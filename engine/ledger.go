@@ -106,6 +106,7 @@ type LedgerEntry struct {
 	Status  string
 	Code    string
 	Message string
+	Fails   int // failed attempts in a row
 }
 
 // Unchanged reports whether a payload with hash needs no sending: the
@@ -211,6 +212,7 @@ func (j *Job) markKnown(ctx context.Context, l Ledger, scope, fallback string, f
 			continue
 		}
 		e, ok := known[it.Payload.Key]
+		it.fails = e.Fails
 		switch {
 		case !ok:
 		case !force && e.Unchanged(PayloadHash(it.Payload)):

@@ -42,6 +42,8 @@ type Item struct {
 	Stage   string // where an invalid record failed: "source", "filter" or "map"
 	Unit    string // the input it came from, for archiving (Meta.Unit)
 	Payload Payload
+	// fails is how many times in a row the ledger saw its key fail.
+	fails int
 }
 
 // Counts tallies records by status.

@@ -66,6 +66,8 @@ type Entry struct {
 	FirstAt  time.Time       `json:"first_at"`
 	LastAt   time.Time       `json:"last_at"`
 	RunID    int64           `json:"run_id"`
+	// Fails counts the failed attempts in a row; an accepted one resets it.
+	Fails int `json:"fails"`
 }
 
 // Send is the intent to send one payload.
@@ -347,6 +349,9 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, at time.Time, c Coun
 
 const entryColumns = `job, dest, key, hash, payload, status, code, message, attempts, first_at, last_at, run_id`
 
+// readColumns are what queryEntries scans.
+const readColumns = entryColumns + `, fails`
+
 // chunk bounds the rows of one statement, well below both dialects'
 // parameter limits.
 const chunk = 200
@@ -361,7 +366,7 @@ func (s *Store) Lookup(ctx context.Context, job, dest string, keys []string) (ma
 		for _, k := range keys[:n] {
 			args = append(args, k)
 		}
-		q := `SELECT ` + entryColumns + ` FROM ledger_entries WHERE job = ? AND dest = ? AND key IN (` +
+		q := `SELECT ` + readColumns + ` FROM ledger_entries WHERE job = ? AND dest = ? AND key IN (` +
 			placeholders(n) + `)`
 		if err := s.queryEntries(ctx, q, args, func(e Entry) { out[e.Key] = e }); err != nil {
 			return nil, fmt.Errorf("look up %s → %s: %w", job, dest, err)
@@ -433,18 +438,23 @@ func (s *Store) Record(ctx context.Context, runID int64, job, dest string, outco
 		for rest := outcomes; len(rest) > 0; {
 			n := min(len(rest), chunk)
 			var q strings.Builder
-			q.WriteString(`INSERT INTO ledger_entries (` + entryColumns + `, token) VALUES `)
+			q.WriteString(`INSERT INTO ledger_entries (` + entryColumns + `, token, fails) VALUES `)
 			args := make([]any, 0, n*10)
 			for i, o := range rest[:n] {
 				if i > 0 {
 					q.WriteString(", ")
 				}
-				q.WriteString(`(?, ?, ?, '', '', ?, ?, ?, 1, ?, ?, ?, ?)`)
-				args = append(args, job, dest, o.Key, o.Status, o.Code, o.Message, now, now, runID, o.Token)
+				q.WriteString(`(?, ?, ?, '', '', ?, ?, ?, 1, ?, ?, ?, ?, ?)`)
+				fails := 0
+				if o.Status == StatusFailed || o.Status == StatusParked {
+					fails = 1
+				}
+				args = append(args, job, dest, o.Key, o.Status, o.Code, o.Message, now, now, runID, o.Token, fails)
 			}
 			q.WriteString(` ON CONFLICT (key, job, dest) DO UPDATE SET status = excluded.status,
 				code = excluded.code, message = excluded.message, token = excluded.token,
-				attempts = ledger_entries.attempts + 1, last_at = excluded.last_at
+				attempts = ledger_entries.attempts + 1, last_at = excluded.last_at,
+				fails = CASE WHEN excluded.fails = 0 THEN 0 ELSE ledger_entries.fails + 1 END
 				WHERE ledger_entries.run_id = excluded.run_id`)
 			if _, err := tx.ExecContext(ctx, s.rebind(q.String()), args...); err != nil {
 				return err
@@ -537,7 +547,7 @@ func (s *Store) Adopt(ctx context.Context, job, from, to string) (int, error) {
 
 // Parked lists the parked entries of job, or of every job when job is "".
 func (s *Store) Parked(ctx context.Context, job string) ([]Entry, error) {
-	q := `SELECT ` + entryColumns + ` FROM ledger_entries WHERE status = 'parked'`
+	q := `SELECT ` + readColumns + ` FROM ledger_entries WHERE status = 'parked'`
 	args := []any{}
 	if job != "" {
 		q += ` AND job = ?`
@@ -712,7 +722,7 @@ func (s *Store) queryEntries(ctx context.Context, q string, args []any, each fun
 			payload string
 		)
 		if err := rows.Scan(&e.Job, &e.Dest, &e.Key, &e.Hash, &payload, &e.Status, &e.Code,
-			&e.Message, &e.Attempts, &e.FirstAt, &e.LastAt, &e.RunID); err != nil {
+			&e.Message, &e.Attempts, &e.FirstAt, &e.LastAt, &e.RunID, &e.Fails); err != nil {
 			return err
 		}
 		if payload != "" {

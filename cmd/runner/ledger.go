@@ -30,7 +30,7 @@ func (l engineLedger) Lookup(ctx context.Context, job, dest string, keys []strin
 	}
 	out := make(map[string]engine.LedgerEntry, len(got))
 	for k, e := range got {
-		out[k] = engine.LedgerEntry{Hash: e.Hash, Status: e.Status, Code: e.Code, Message: e.Message}
+		out[k] = engine.LedgerEntry{Hash: e.Hash, Status: e.Status, Code: e.Code, Message: e.Message, Fails: e.Fails}
 	}
 	return out, nil
 }

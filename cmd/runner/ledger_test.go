@@ -250,3 +250,30 @@ func TestResolveAndRetryChecks(t *testing.T) {
 		t.Errorf("a resolved record with new values was not sent: exit %d\n%s", code, out)
 	}
 }
+
+// TestNotFoundParked: an order futureshop does not know fails the first
+// two runs and is parked by the third (park_not_found_after, default 3);
+// the fourth run skips it and exits 0.
+func TestNotFoundParked(t *testing.T) {
+	fast := fastShipping(t)
+	srv := sampleShop(t)
+	path := repeatedExport(t, t.TempDir(), sampleRow("100000009999", "出荷済み", "2026-11-26 09:12:40", "123456789012"))
+	e := shopEnv(t, srv)
+	for i, want := range []struct {
+		code int
+		out  string
+	}{
+		{exitFailed, "NotFound"},
+		{exitFailed, "NotFound"},
+		{exitFailed, "(3 times in a row: parked)"},
+		{exitOK, "1 parked"},
+	} {
+		out, code := invoke(t, e, "run", "-var", "goq_export="+path, "-now", seedNow, fast)
+		if code != want.code || !strings.Contains(out, want.out) {
+			t.Errorf("run %d: exit %d, want %d and %q\n%s", i+1, code, want.code, want.out, out)
+		}
+	}
+	if n := countPath(srv, "/admin-api/v1/shipping/status"); n != 3 {
+		t.Errorf("%d shipping calls, want 3", n)
+	}
+}

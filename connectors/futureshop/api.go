@@ -63,6 +63,7 @@ const (
 // Result codes.
 const (
 	codeStorePickup = "CannotUpdateStorePickup"
+	codeNotFound    = "NotFound"
 	codeTooMany     = "TooMany"
 )
 

@@ -28,14 +28,19 @@ const (
 const ActionCompleteOrder = "complete_order"
 
 type destConfig struct {
-	BatchSize        *int    `hcl:"batch_size,optional"`
-	PointsActivation *string `hcl:"points_activation,optional"`
+	BatchSize         *int    `hcl:"batch_size,optional"`
+	PointsActivation  *string `hcl:"points_activation,optional"`
+	ParkNotFoundAfter *int    `hcl:"park_not_found_after,optional"`
 }
+
+// defaultNotFoundTries is park_not_found_after's default.
+const defaultNotFoundTries = 3
 
 // destination is the shipping sink: 発送API plus the 処理済み action.
 type destination struct {
 	cfg           config
 	batchSize     int
+	notFoundTries int
 	completeOrder bool
 	points        string // normalised ポイント有効処理設定, "" when not stated
 	cmp           compareClient
@@ -56,13 +61,21 @@ func NewDestination(body hcl.Body, s *engine.Settings) (engine.Destination, hcl.
 	}
 	cfg, cdiags := creds.config(body)
 	diags = append(diags, cdiags...)
-	d := &destination{cfg: cfg, batchSize: maxOrdersPerUpdate}
+	d := &destination{cfg: cfg, batchSize: maxOrdersPerUpdate, notFoundTries: defaultNotFoundTries}
 	if dc.BatchSize != nil {
 		if n := *dc.BatchSize; n < 1 || n > maxOrdersPerUpdate {
 			diags = append(diags, attrDiag(body, "batch_size", hcl.DiagError, "Invalid batch_size",
 				fmt.Sprintf("batch_size must be between 1 and %d: futureshop takes at most %d orders per call.", maxOrdersPerUpdate, maxOrdersPerUpdate)))
 		} else {
 			d.batchSize = n
+		}
+	}
+	if dc.ParkNotFoundAfter != nil {
+		if n := *dc.ParkNotFoundAfter; n < 1 {
+			diags = append(diags, attrDiag(body, "park_not_found_after", hcl.DiagError, "Invalid park_not_found_after",
+				"park_not_found_after is how many runs in a row an order futureshop does not know is tried before it is parked: 1 or more."))
+		} else {
+			d.notFoundTries = n
 		}
 	}
 	if dc.PointsActivation != nil {
@@ -140,12 +153,24 @@ func (d *destination) Open(ctx context.Context) (engine.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{c: c, batchSize: d.batchSize}, nil
+	return &conn{c: c, batchSize: d.batchSize, notFound: d.notFoundTries}, nil
 }
 
 type conn struct {
 	c         *client
 	batchSize int
+	notFound  int // park_not_found_after
+}
+
+// parkAfter lets an order futureshop does not know be parked after
+// notFound runs in a row: it may be an order not yet in the shop, but one
+// still unknown after a few runs would fail every run for ever.
+func (c *conn) parkAfter(results []engine.Result) {
+	for i := range results {
+		if !results[i].OK && results[i].Code == codeNotFound {
+			results[i].ParkAfter = c.notFound
+		}
+	}
 }
 
 // shipmentNo reads shipment_no, 1 when unmapped. Payloads come from the
@@ -213,6 +238,7 @@ func (c *conn) Write(ctx context.Context, batch []engine.Payload) ([]engine.Resu
 			return nil, err
 		}
 	}
+	c.parkAfter(results)
 	return results, nil
 }
 
@@ -319,6 +345,7 @@ func (c *conn) Apply(ctx context.Context, action string, batch []engine.Payload)
 			results[r.idx] = byOrder[r.orderNo]
 		}
 	}
+	c.parkAfter(results)
 	return results, nil
 }
 

@@ -32,6 +32,7 @@ var DestinationInfo = engine.DestinationInfo{
 	Settings: append(append([]engine.Setting(nil), credentialSettings...),
 		engine.Setting{Name: "batch_size", Doc: "orders per call, at most and by default 100"},
 		engine.Setting{Name: "points_activation", Doc: "the shop's ポイント有効処理設定, for the points caveat"},
+		engine.Setting{Name: "park_not_found_after", Doc: "runs in a row an order the shop does not know is tried before it is parked, default 3"},
 	),
 	Fields: destinationFields(),
 	Actions: []engine.Action{

@@ -22,6 +22,7 @@ type Entry struct {
 	Message  string
 	Token    string // with status staged: the commit it waits on
 	Attempts int
+	Fails    int   // failed attempts in a row
 	RunID    int64 // the run that last began it
 }
 
@@ -224,7 +225,7 @@ func (l *Ledger) Lookup(ctx context.Context, job, scope string, keys []string) (
 	out := make(map[string]engine.LedgerEntry, len(keys))
 	for _, k := range keys {
 		if e, ok := l.entries[entryKey{job, scope, k}]; ok {
-			out[k] = engine.LedgerEntry{Hash: e.Hash, Status: e.Status, Code: e.Code, Message: e.Message}
+			out[k] = engine.LedgerEntry{Hash: e.Hash, Status: e.Status, Code: e.Code, Message: e.Message, Fails: e.Fails}
 		}
 	}
 	return out, nil
@@ -277,7 +278,7 @@ func (l *Ledger) Record(ctx context.Context, run int64, job, scope string, outco
 		k := entryKey{job, scope, o.Key}
 		e, ok := l.entries[k]
 		if !ok {
-			l.entries[k] = &Entry{Status: o.Status, Code: o.Code, Message: o.Message, Token: o.Token, Attempts: 1, RunID: run}
+			l.entries[k] = &Entry{Status: o.Status, Code: o.Code, Message: o.Message, Token: o.Token, Attempts: 1, RunID: run, Fails: fails(o.Status, 0)}
 			continue
 		}
 		if e.RunID != run {
@@ -285,6 +286,7 @@ func (l *Ledger) Record(ctx context.Context, run int64, job, scope string, outco
 		}
 		e.Status, e.Code, e.Message, e.Token = o.Status, o.Code, o.Message, o.Token
 		e.Attempts++
+		e.Fails = fails(o.Status, e.Fails)
 	}
 	return nil
 }
@@ -407,3 +409,11 @@ func (l *Ledger) run(id int64) int {
 }
 
 var _ engine.Ledger = (*Ledger)(nil)
+
+// fails counts failures in a row, as the real ledger does.
+func fails(status string, before int) int {
+	if status == engine.LedgerFailed || status == engine.LedgerParked {
+		return before + 1
+	}
+	return 0
+}
