@@ -58,11 +58,11 @@ type Expect struct {
 	Rng  hcl.Range
 	Want string // "send", "excluded", "error" or "absent"
 	// Send: the payload fields to compare; Exact: no other field.
-	Payload map[string]string
-	Exact   bool
-	Filter  string // excluded by this filter
-	Error   string // an error containing this
-	Failure string // with command = "run": sent and refused with this code or message
+	Payload             map[string]string
+	Exact               bool
+	Filter              string // excluded by this filter
+	Error               string // an error containing this
+	Failure             string // with command = "run": sent and refused with this code or message
 	filterAt, payloadAt hcl.Range
 }
 

@@ -69,9 +69,9 @@ func Load(files []string, opts Options) (*Suite, hcl.Diagnostics) {
 	for _, name := range files {
 		f, d := parseFile(p, name)
 		diags = append(diags, d...)
-		if !d.HasErrors() {
-			s.Files = append(s.Files, f)
-		}
+		// A file with mistakes is still checked against its jobs, so that
+		// one pass names every mistake; the suite will not run.
+		s.Files = append(s.Files, f)
 	}
 	for k, v := range p.Files() {
 		s.Sources[k] = v

@@ -160,7 +160,11 @@ func (s *Suite) overrides(r *Run, j *engine.Job, tmp string, srv *futureshoptest
 		in := r.Input
 		switch {
 		case in.File != "":
-			o.Set["path"] = cty.StringVal(filepath.Join(r.file.Dir, in.File))
+			path := in.File
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(r.file.Dir, path)
+			}
+			o.Set["path"] = cty.StringVal(path)
 		default:
 			data := []byte(in.CSV)
 			if in.Rows != nil {

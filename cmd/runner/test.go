@@ -3,7 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/goqsync/runner/engine"
 
 	"github.com/goqsync/runner/jobtest"
 )
@@ -54,4 +62,37 @@ func (c *cli) test(ctx context.Context, args []string) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// splitTests takes the test files out of validate's paths: they are
+// checked against the jobs of their directory, which then take their place.
+// A directory stays, and its test files join the list.
+func splitTests(paths []string) (jobs, tests []string) {
+	for _, p := range paths {
+		if jobtest.IsTestFile(p) {
+			tests = append(tests, p)
+			if d := filepath.Dir(p); !slices.Contains(jobs, d) {
+				jobs = append(jobs, d)
+			}
+			continue
+		}
+		jobs = append(jobs, p)
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			more, _, _ := jobtest.ExpandPaths([]string{p})
+			tests = append(tests, more...)
+		}
+	}
+	return jobs, tests
+}
+
+// validateTests checks test files for validate, adding their diagnostics
+// and sources to the jobs'.
+func (c *cli) validateTests(cfg *engine.Config, tests []string, diags *hcl.Diagnostics) bool {
+	if len(tests) == 0 {
+		return true
+	}
+	suite, d := jobtest.Load(tests, jobtest.Options{Registry: registry()})
+	maps.Copy(cfg.Files, suite.Sources)
+	*diags = append(*diags, d...)
+	return !d.HasErrors()
 }
