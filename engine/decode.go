@@ -172,7 +172,7 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 	if srcBlk != nil {
 		j.SourceType = srcBlk.Labels[0]
 		if info, ok := opts.Registry.Source(j.SourceType); ok {
-			src, d := info.New(srcBlk.Body, settings)
+			src, d := info.New(override(srcBlk, opts.Overrides), settings)
 			diags = append(diags, d...)
 			j.Source = src
 		} else {
@@ -187,7 +187,7 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 			diags = append(diags, d...)
 			dset := *settings
 			dset.Actions = j.Actions
-			dst, d := info.New(dstBlk.Body, &dset)
+			dst, d := info.New(override(dstBlk, opts.Overrides), &dset)
 			diags = append(diags, d...)
 			j.Dest = dst
 		} else {

@@ -19,6 +19,10 @@ import (
 // VarFileSuffix marks variable files, which a directory load skips.
 const VarFileSuffix = ".vars.hcl"
 
+// TestFileSuffix marks test files (package jobtest), which a directory load
+// skips too: they sit next to the jobs they test.
+const TestFileSuffix = ".test.hcl"
+
 // LoadOptions says how to load job files.
 type LoadOptions struct {
 	Registry *Registry
@@ -30,6 +34,19 @@ type LoadOptions struct {
 	LookupEnv func(string) (string, bool)
 	// Now pins the clock; the zero value means the wall clock at each run.
 	Now time.Time
+	// Overrides replace connector arguments before the connectors decode
+	// them: a test points a job at its own input and at a test shop.
+	Overrides []Override
+}
+
+// Override replaces arguments of every source or destination block of one
+// connector type. The job files are not changed.
+type Override struct {
+	Block string // "source" or "destination"
+	Type  string // the connector's name, such as "goq_csv"
+	// Set replaces arguments, or adds them; Remove drops them.
+	Set    map[string]cty.Value
+	Remove []string
 }
 
 // VarArg is one -var or -var-file argument.
@@ -71,7 +88,7 @@ var rootSchema = &hcl.BodySchema{
 }
 
 // ExpandPaths turns files and directories into the job files they name:
-// a directory contributes its *.hcl files, except variable files.
+// a directory contributes its *.hcl files, except variable and test files.
 func ExpandPaths(paths []string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
@@ -89,7 +106,7 @@ func ExpandPaths(paths []string) ([]string, error) {
 		}
 		n := 0
 		for _, m := range matches {
-			if !strings.HasSuffix(m, VarFileSuffix) {
+			if !strings.HasSuffix(m, VarFileSuffix) && !strings.HasSuffix(m, TestFileSuffix) {
 				out = append(out, m)
 				n++
 			}

@@ -72,3 +72,11 @@ func (j *Job) each(ctx context.Context, now time.Time, fn func(*Item) error) (un
 		}
 	}
 }
+
+// Each calls fn with every record's fate, as a plan decides it without a
+// ledger: what a test of the job compares with its expectations. now is
+// the clock; zero: the job's pinned time or the wall clock.
+func (j *Job) Each(ctx context.Context, now time.Time, fn func(Item) error) error {
+	_, err := j.each(ctx, j.now(now), func(it *Item) error { return fn(*it) })
+	return err
+}

@@ -148,7 +148,14 @@ func (c *cli) validate(ctx context.Context, args []string) int {
 	if len(paths) == 0 {
 		paths = []string{"."}
 	}
-	cfg, diags, ok := c.load(paths, &jf, jf.json)
+	paths, tests := splitTests(paths)
+	cfg, diags, ok := c.load(paths, &jf, true)
+	if cfg != nil {
+		ok = c.validateTests(cfg, tests, &diags) && ok
+		if !jf.json {
+			c.writeDiags(cfg, diags)
+		}
+	}
 	warnings := 0
 	for _, d := range diags {
 		if d.Severity == hcl.DiagWarning {
@@ -201,6 +208,9 @@ func (c *cli) validate(ctx context.Context, args []string) int {
 		}
 	} else if ok {
 		fmt.Fprintf(c.stdout, "valid: %d job(s) in %s", len(cfg.Jobs), strings.Join(paths, " "))
+		if len(tests) > 0 {
+			fmt.Fprintf(c.stdout, ", %d test file(s)", len(tests))
+		}
 		if warnings > 0 {
 			fmt.Fprintf(c.stdout, ", %d warning(s)", warnings)
 		}

@@ -74,6 +74,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 		"resolve":    c.resolve,
 		"unlock":     c.unlock,
 		"connectors": c.connectors,
+		"test":       c.test,
 	}
 	f, ok := commands[cmd]
 	switch {
@@ -133,6 +134,7 @@ commands:
   validate [PATH...]        check job files (default: the current directory)
   fmt [PATH...]             rewrite job files in canonical form (-check, -diff)
   plan [-job NAME] PATH     show what a run would send, record by record
+  test [PATH...]            run the *.test.hcl files: what each job sends, excludes and refuses
   run [-job NAME] PATH      send it, then apply the post-export actions
   demo                      run the shipping example against a built-in futureshop test server
   serve PATH...             run jobs on their schedules, with an HTTP API for manual runs
