@@ -27,17 +27,17 @@ import (
 func (c *cli) testshop(ctx context.Context, args []string) int {
 	var jf jobFlags
 	fs := c.flagSet("testshop", "", nil, false)
-	addr := fs.String("addr", "127.0.0.1:0", "the address to listen on, on loopback (port 0: any free port)")
-	seedFrom := fs.String("seed-from", "", "a GoQ export: seed the shop with the orders the -job file would send from it")
-	jobFile := fs.String("job", "", "the job file that reads -seed-from, through its variable "+exportVar)
+	addr := fs.String("addr", "127.0.0.1:0", "the `address` to listen on, on loopback (port 0: any free port)")
+	seedFrom := fs.String("seed-from", "", "a GoQ `export`: seed the shop with the orders the -job file would send from it")
+	jobFile := fs.String("job", "", "the job `file` that reads -seed-from, through its variable "+exportVar)
 	fs.Var(varFlag{list: &jf.vars}, "var", "set a variable of the -job file: -var name=value (repeatable)")
 	fs.Var(varFlag{list: &jf.vars, file: true}, "var-file", "read the -job file's variables from an HCL file (repeatable)")
 	fs.StringVar(&jf.now, "now", "", "pin the -job file's clock while seeding, RFC 3339; give the run the same")
-	statePath := fs.String("state", "", "keep the shop's orders in this JSON file: loaded at start when present, saved on shutdown")
+	statePath := fs.String("state", "", "keep the shop's orders in this JSON `file`: loaded at start when present, saved on shutdown")
 	rps := fs.Float64("rate", futureshoptest.DefaultRateLimit, "requests a second the shop allows, token requests included, answering 429 beyond (0: no limit)")
 	burst := fs.Int("burst", futureshoptest.DefaultBurst, "requests the shop allows at once within -rate")
 	ttl := fs.Duration("token-ttl", futureshoptest.DefaultTokenTTL, "how long an access token lives; calls with an expired one answer 401")
-	pickup := fs.String("store-pickup", "", "order numbers, comma-separated, whose shipments are store pickup: futureshop refuses to update them (CannotUpdateStorePickup)")
+	pickup := fs.String("store-pickup", "", "`order numbers`, comma-separated, whose shipments are store pickup: futureshop refuses to update them (CannotUpdateStorePickup)")
 	failNext := fs.Int("fail-next", 0, "answer the next N API calls (not token requests) with 503 and Retry-After: 1")
 	if code, ok := c.parseArgs(fs, args, 0, 0); !ok {
 		return code
