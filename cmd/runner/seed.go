@@ -93,14 +93,16 @@ func (c *cli) shopOrders(ctx context.Context, cfg *engine.Config) ([]futureshopt
 				// is not in the payload, and only the shipping update and
 				// 処理済み, which ignore it, are rehearsed here.
 				o := futureshoptest.NewOrder(no, plan.Now)
-				o.Shipments = o.Shipments[:0]
-				i, at[no] = len(orders), len(orders)
+				o.Shipments[0].ShipmentNo = shipment
+				at[no] = len(orders)
 				orders = append(orders, o)
+				continue
 			}
 			if !hasShipment(orders[i], shipment) {
-				fresh := futureshoptest.NewOrder(no, plan.Now).Shipments[0]
-				fresh.ShipmentNo = shipment
-				orders[i].Shipments = append(orders[i].Shipments, fresh)
+				// Another shipment of the order: as fresh as its first.
+				sh := futureshoptest.NewOrder(no, plan.Now).Shipments[0]
+				sh.ShipmentNo = shipment
+				orders[i].Shipments = append(orders[i].Shipments, sh)
 			}
 		}
 	}

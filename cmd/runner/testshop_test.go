@@ -427,6 +427,9 @@ func TestDemoElsewhere(t *testing.T) {
 // by the job it is given, and every eligible order goes through.
 func TestDemoExport(t *testing.T) {
 	t.Parallel()
+	// A job that maps the shipment: the shop's order has that shipment.
+	shipment2 := rewrite(t, clientJob, t.TempDir(), "shipment.hcl",
+		`order_no         = "order_no"`, "order_no         = \"order_no\"\n    shipment_no      = \"order_no == '200000000101' ? 2 : 1\"")
 	tests := []struct {
 		name string
 		args []string
@@ -436,6 +439,8 @@ func TestDemoExport(t *testing.T) {
 			[]string{"seeded with the 3 orders the job would update from other-export.csv", "4 read, 3 sent in 1 batch(es): 3 ok, 0 failed", "300000000004  1         2026-11-28"}},
 		{"file and export", []string{"-file", clientJob, "-export", clientExport},
 			[]string{"seeded with the 6 orders the job would update from client-export.csv", "11 read, 6 sent in 1 batch(es): 6 ok, 0 failed"}},
+		{"shipment number", []string{"-file", shipment2, "-export", clientExport},
+			[]string{"6 ok, 0 failed", "200000000101  2         2026-11-27", "200000000102  1         2026-11-26"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
