@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
+	runner "github.com/goqsync/runner"
 	"github.com/goqsync/runner/connectors/futureshop/futureshoptest"
 	"github.com/goqsync/runner/engine"
 )
@@ -15,24 +18,42 @@ import (
 const demoNow = "2026-11-28T10:00:00+09:00"
 
 // demo runs the shipping example end to end against futureshop's test
-// server on loopback: no credentials, no network.
+// server on loopback: no credentials, no network. The example job and the
+// sample export are built in, so it runs from any directory; -file and
+// -export replace them, and the shop then holds the orders that export
+// would update, as runner testshop -seed-from seeds it.
 func (c *cli) demo(ctx context.Context, args []string) int {
 	var jf jobFlags
 	fs := c.flagSet("demo", "", &jf, false)
-	jobFile := fs.String("file", "examples/goq-to-futureshop.hcl", "the job file to run")
-	export := fs.String("export", "testdata/orders-sample.csv", "the GoQ export to read")
+	jobFile := fs.String("file", "", "the job file to run (default: the built-in "+runner.ShippingExample+")")
+	export := fs.String("export", "", "the GoQ export to read, at the wall clock unless -now (default: the built-in "+runner.SampleExport+", at "+demoNow+")")
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
-	if jf.now == "" {
-		jf.now = demoNow
+	if *jobFile == "" || *export == "" {
+		dir, err := os.MkdirTemp("", "runner-demo-")
+		if err != nil {
+			fmt.Fprintf(c.stderr, "runner demo: %v\n", err)
+			return exitFailed
+		}
+		defer os.RemoveAll(dir)
+		if *jobFile == "" {
+			*jobFile, err = builtIn(dir, runner.ShippingExample)
+		}
+		if *export == "" && err == nil {
+			*export, err = builtIn(dir, runner.SampleExport)
+			if jf.now == "" {
+				jf.now = demoNow
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(c.stderr, "runner demo: %v\n", err)
+			return exitFailed
+		}
 	}
-	jf.vars = append([]engine.VarArg{{Value: "goq_export=" + *export}}, jf.vars...)
 
 	srv := futureshoptest.NewServer()
 	defer srv.Close()
-	srv.Seed(futureshoptest.SampleOrders()...)
-	fmt.Fprintf(c.stdout, "futureshop test server on %s, seeded with %d orders of the sample export\n\n", srv.URL, len(srv.Orders()))
 
 	// The job reads its credentials from the environment, as in production;
 	// here they are the test server's.
@@ -51,10 +72,17 @@ func (c *cli) demo(ctx context.Context, args []string) int {
 		}
 		return outer(k)
 	}
-	cfg, _, ok := sandbox.load([]string{*jobFile}, &jf, false)
+	cfg, ok := sandbox.loadWithExport(*jobFile, *export, &jf, "demo")
 	if !ok {
 		return exitConfig
 	}
+	orders, err := sandbox.shopOrders(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "runner demo: %s: %v\n", *jobFile, err)
+		return exitConfig
+	}
+	srv.Seed(orders...)
+	fmt.Fprintf(c.stdout, "futureshop test server on %s, seeded with the %d orders the job would update from %s\n\n", srv.URL, len(orders), filepath.Base(*export))
 	code := exitOK
 	for _, j := range cfg.Jobs {
 		if diags := cfg.CheckRunnable(j, true); diags.HasErrors() {

@@ -67,6 +67,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 		"plan":       c.plan,
 		"run":        c.run,
 		"demo":       c.demo,
+		"testshop":   c.testshop,
 		"serve":      c.serve,
 		"history":    c.history,
 		"failures":   c.failures,
@@ -137,6 +138,7 @@ commands:
   test [PATH...]            run the *.test.hcl files: what each job sends, excludes and refuses
   run [-job NAME] PATH      send it, then apply the post-export actions
   demo                      run the shipping example against a built-in futureshop test server
+  testshop                  run futureshop's test server, seeded from an export, until stopped
   serve PATH...             run jobs on their schedules, with an HTTP API for manual runs
   history [JOB]             past runs, newest first
   failures [JOB]            records parked after a failure that retrying cannot fix

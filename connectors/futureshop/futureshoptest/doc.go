@@ -1,9 +1,10 @@
 // Package futureshoptest provides a fake futureshop admin API for tests
 // and demos, in the spirit of net/http/httptest.
 //
-// NewServer starts it on 127.0.0.1 over an in-memory shop that callers seed
-// (AddOrder, Seed, SampleOrders) and inspect (Order, Orders, and the request
-// log Requests). It serves the token endpoint, the order search with cursor
+// NewServer starts it on 127.0.0.1 (or on a listener of the caller's,
+// WithListener) over an in-memory shop that callers seed (AddOrder, Seed,
+// SampleOrders, LoadState), inspect (Order, Orders, SaveState, and the
+// request log Requests, or WithRequestLog as requests are answered). It serves the token endpoint, the order search with cursor
 // paging through nextUrl, order detail, the 発送API and the 処理済み API,
 // and is strict where the real service is: Bearer token and X-SHOP-KEY on
 // every call, exact JSON shapes (unknown keys in requests are rejected; the

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -57,6 +58,9 @@ type Request struct {
 	Orders int // orders in an update's body, or in a search page
 	// UserAgent is the request's User-Agent header.
 	UserAgent string
+	// Duration is how long the answer took, from arrival to its last byte;
+	// 0 while the request is being answered.
+	Duration time.Duration
 }
 
 // Option configures a Server.
@@ -89,6 +93,16 @@ func WithRelativeNextURL() Option { return func(s *Server) { s.relativeNext = tr
 // of each page is listed again at the top of the next.
 func WithShiftingPages() Option { return func(s *Server) { s.shifting = true } }
 
+// WithListener makes the server accept connections on l instead of a new
+// listener on 127.0.0.1 with a port of its own: a caller that must choose
+// the address, or report a port already taken, listens itself.
+func WithListener(l net.Listener) Option { return func(s *Server) { s.listener = l } }
+
+// WithRequestLog calls fn with every request once it has been answered
+// (or its client has gone, Status 0), in the order the answers end. fn
+// must not block: the answer's connection waits for it.
+func WithRequestLog(fn func(Request)) Option { return func(s *Server) { s.onRequest = fn } }
+
 // Server is a fake futureshop admin API over an in-memory shop, listening
 // on 127.0.0.1. It is strict where the real service is (headers, JSON
 // shapes, byte limits, batch sizes) so that a client passing against it has
@@ -107,6 +121,8 @@ type Server struct {
 	relativeNext bool
 	shifting     bool
 	limiter      *rate.Limiter
+	listener     net.Listener
+	onRequest    func(Request)
 
 	mu         sync.Mutex
 	orders     map[string]*Order
@@ -143,7 +159,12 @@ func NewServer(opts ...Option) *Server {
 	if s.rps > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(s.rps), s.burst)
 	}
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	if s.listener != nil {
+		s.ts.Listener.Close()
+		s.ts.Listener = s.listener
+	}
+	s.ts.Start()
 	s.URL = s.ts.URL
 	return s
 }
@@ -342,11 +363,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	// The log shows a request from its arrival (Status 0 while it is
 	// being answered), so a test can act while a slow call is in flight.
+	req := Request{Time: arrived, Method: r.Method, Path: r.URL.Path, UserAgent: r.UserAgent()}
 	s.mu.Lock()
 	at, gen := len(s.log), s.logGen
-	s.log = append(s.log, Request{Time: arrived, Method: r.Method, Path: r.URL.Path, UserAgent: r.UserAgent()})
+	s.log = append(s.log, req)
 	s.mu.Unlock()
+	// The answer's last byte, or the client's leaving, ends the request.
+	defer func() {
+		req.Duration = time.Since(arrived)
+		s.mu.Lock()
+		if gen == s.logGen {
+			s.log[at].Duration = req.Duration
+		}
+		s.mu.Unlock()
+		if s.onRequest != nil {
+			s.onRequest(req)
+		}
+	}()
 	ex := s.handle(w, r, arrived)
+	req.Status, req.Orders = ex.status, ex.orders
 	update := r.Method == http.MethodPost && r.URL.Path != "/oauth/token"
 	s.mu.Lock()
 	if gen == s.logGen {

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -158,5 +160,100 @@ func TestSearchPaging(t *testing.T) {
 	// 1207 and 1208 were ordered in June.
 	if len(got) != 11 || got[0] != "100000001201" || got[10] != "100000001214" {
 		t.Errorf("orders = %v", got)
+	}
+}
+
+// TestListenerAndRequestLog: a server on a listener its caller opened
+// serves there, and reports every answered request with its duration.
+func TestListenerAndRequestLog(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var logged []Request
+	s := NewServer(WithListener(ln), WithRateLimit(0, 0), WithRequestLog(func(r Request) {
+		mu.Lock()
+		logged = append(logged, r)
+		mu.Unlock()
+	}))
+	defer s.Close()
+	if want := "http://" + ln.Addr().String(); s.URL != want {
+		t.Errorf("URL = %s, want %s", s.URL, want)
+	}
+	s.Seed(SampleOrders()...)
+	tok := token(t, s)
+	s.FailNext(1, http.StatusServiceUnavailable)
+	post(t, s, tok, "/admin-api/v1/order/complete", `{"orderList":[{"orderNo":"100000001201"}]}`)
+	post(t, s, tok, "/admin-api/v1/order/complete", `{"orderList":[{"orderNo":"100000001201"}]}`)
+
+	mu.Lock()
+	defer mu.Unlock()
+	want := []struct {
+		method, path string
+		status       int
+	}{
+		{"POST", "/oauth/token", 200},
+		{"POST", "/admin-api/v1/order/complete", 503},
+		{"POST", "/admin-api/v1/order/complete", 200},
+	}
+	if len(logged) != len(want) {
+		t.Fatalf("%d requests logged, want %d: %+v", len(logged), len(want), logged)
+	}
+	for i, w := range want {
+		r := logged[i]
+		if r.Method != w.method || r.Path != w.path || r.Status != w.status || r.Duration <= 0 {
+			t.Errorf("request %d = %s %s %d in %v, want %s %s %d in more than 0", i, r.Method, r.Path, r.Status, r.Duration, w.method, w.path, w.status)
+		}
+	}
+	if got := s.Requests(); len(got) != 3 || got[2].Duration != logged[2].Duration {
+		t.Errorf("Requests() = %+v, want the logged requests with their durations", got)
+	}
+}
+
+// TestStateRoundTrip: what one server saves, another loads, updates and
+// store-pickup marks included; a state with an unknown key is refused.
+func TestStateRoundTrip(t *testing.T) {
+	a := NewServer(WithRateLimit(0, 0))
+	defer a.Close()
+	orders := SampleOrders()
+	orders[1].Shipments[0].StorePickup = true
+	a.Seed(orders...)
+	tok := token(t, a)
+	post(t, a, tok, "/admin-api/v1/shipping/status",
+		`{"orderList":[{"orderNo":"100000001201","shipmentList":[{"shipmentNo":1,"shippingInfo":{"shippingDate":"2026-11-27","invoiceNo":"１２３"}}]}]}`)
+	var buf strings.Builder
+	if err := a.SaveState(&buf); err != nil {
+		t.Fatal(err)
+	}
+
+	b := NewServer(WithRateLimit(0, 0))
+	defer b.Close()
+	if err := b.LoadState(strings.NewReader(buf.String())); err != nil {
+		t.Fatal(err)
+	}
+	// Times come back as the same instants, in a zone of the same offset.
+	var again strings.Builder
+	if err := b.SaveState(&again); err != nil {
+		t.Fatal(err)
+	}
+	if again.String() != buf.String() {
+		t.Errorf("saved again, the state differs:\n%s\nwant\n%s", again.String(), buf.String())
+	}
+	o, _ := b.Order("100000001201")
+	if sh := o.Shipments[0]; sh.Status != ShipmentShipped || sh.InvoiceNo != "１２３" {
+		t.Errorf("loaded 100000001201 = %+v, want it shipped with its invoice", sh)
+	}
+	// The store-pickup mark survives, and the loaded shop acts on it.
+	status, body := post(t, b, token(t, b), "/admin-api/v1/shipping/status",
+		`{"orderList":[{"orderNo":"100000001202","shipmentList":[{"shipmentNo":1,"shippingInfo":{"shippingDate":"2026-11-27"}}]}]}`)
+	if status != 200 || !strings.Contains(body, "CannotUpdateStorePickup") {
+		t.Errorf("store pickup after load: %d %s", status, body)
+	}
+
+	for _, bad := range []string{`{"orders":[{"orderNo":"1","shipmnts":[]}]}`, `{"orders":[{}]}`, `not json`} {
+		if err := NewServer().LoadState(strings.NewReader(bad)); err == nil {
+			t.Errorf("LoadState(%s) = nil, want an error", bad)
+		}
 	}
 }

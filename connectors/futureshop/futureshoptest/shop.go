@@ -32,57 +32,65 @@ const (
 // them as JST without a zone); dates are "yyyy-mm-dd" strings and "" is
 // unset, as on the wire.
 type Order struct {
-	OrderNo       string
-	OrderedAt     time.Time
-	Status        string
-	UpdatedAt     time.Time
-	GrandTotal    int64
-	PaymentStatus string
-	Buyer         Buyer
-	Shipments     []Shipment
+	OrderNo       string     `json:"orderNo"`
+	OrderedAt     time.Time  `json:"orderedAt"`
+	Status        string     `json:"status"`
+	UpdatedAt     time.Time  `json:"updatedAt"`
+	GrandTotal    int64      `json:"grandTotal"`
+	PaymentStatus string     `json:"paymentStatus"`
+	Buyer         Buyer      `json:"buyer"`
+	Shipments     []Shipment `json:"shipments"`
 }
 
 // Buyer is the buyer of an order.
 type Buyer struct {
-	LastName, FirstName         string
-	LastNameKana, FirstNameKana string
-	Email, Phone                string
-	Zip                         string
+	LastName      string `json:"lastName"`
+	FirstName     string `json:"firstName"`
+	LastNameKana  string `json:"lastNameKana"`
+	FirstNameKana string `json:"firstNameKana"`
+	Email         string `json:"email"`
+	Phone         string `json:"phone"`
+	Zip           string `json:"zip"`
 	// Prefecture is the API's code for it, such as TOKYO.
-	Prefecture                   string
-	Address1, Address2, Address3 string
+	Prefecture string `json:"prefecture"`
+	Address1   string `json:"address1"`
+	Address2   string `json:"address2"`
+	Address3   string `json:"address3"`
 }
 
 // Shipment is one shipment (発送先) of an order.
 type Shipment struct {
-	ShipmentNo int
-	Status     string // ShipmentNotShipped or ShipmentShipped
+	ShipmentNo int    `json:"shipmentNo"`
+	Status     string `json:"status"` // ShipmentNotShipped or ShipmentShipped
 	// StorePickup marks a store-pickup shipment: updates to it fail with
 	// CannotUpdateStorePickup, as on the real service.
-	StorePickup bool
+	StorePickup bool `json:"storePickup,omitempty"`
 
-	DeliveryServiceName   string
-	InvoiceNo             string
-	ExpectedArrival       string
-	PreferredDeliveryDate string
-	PreferredDeliveryTime string
-	ShippingDate          string
+	DeliveryServiceName   string `json:"deliveryServiceName"`
+	InvoiceNo             string `json:"invoiceNo"`
+	ExpectedArrival       string `json:"expectedArrival"`
+	PreferredDeliveryDate string `json:"preferredDeliveryDate"`
+	PreferredDeliveryTime string `json:"preferredDeliveryTime"`
+	ShippingDate          string `json:"shippingDate"`
 
-	Products []Product
+	Products []Product `json:"products"`
 }
 
 // Product is one product line of a shipment.
 type Product struct {
-	ProductNo, SkuNo, Name string
-	Price                  int64 // unit price without options
-	Count                  int64
-	Options                []ProductOption
+	ProductNo string          `json:"productNo"`
+	SkuNo     string          `json:"skuNo"`
+	Name      string          `json:"name"`
+	Price     int64           `json:"price"` // unit price without options
+	Count     int64           `json:"count"`
+	Options   []ProductOption `json:"options,omitempty"`
 }
 
 // ProductOption is a priced option of a product line.
 type ProductOption struct {
-	Name, Selection string
-	Price           int64
+	Name      string `json:"name"`
+	Selection string `json:"selection"`
+	Price     int64  `json:"price"`
 }
 
 func (o Order) clone() Order {
