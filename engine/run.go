@@ -165,6 +165,18 @@ func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err err
 			sum.Interrupted = true
 			return sum, nil
 		}
+		var locked *LockedError
+		if errors.As(err, &locked) {
+			// Nothing ran, but an operator watching the history should see
+			// that this run was refused, and why.
+			if id, serr := l.StartRun(ctx, j.Name, opts.Trigger, start); serr == nil {
+				sum.RunID = id
+				if ferr := l.FinishRun(context.WithoutCancel(ctx), id, time.Now(), sum, err); ferr != nil {
+					return sum, errors.Join(err, fmt.Errorf("ledger: %w", ferr))
+				}
+			}
+			return sum, err
+		}
 		if err != nil {
 			return sum, err
 		}

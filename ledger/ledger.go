@@ -106,6 +106,25 @@ type Run struct {
 	EndedAt   time.Time `json:"ended_at,omitzero"` // zero while running (or killed)
 	Counts    Counts    `json:"counts"`
 	Error     string    `json:"error,omitempty"`
+	// Status sums the run up: "running" (or killed: not ended), "error"
+	// (stopped on a job-level error, Error says which), "interrupted",
+	// "failed" (some record failed or was parked), or "ok".
+	Status string `json:"status"`
+}
+
+// status derives Run.Status.
+func (r Run) status() string {
+	switch {
+	case r.EndedAt.IsZero():
+		return "running"
+	case r.Error == "interrupted":
+		return "interrupted"
+	case r.Error != "":
+		return "error"
+	case r.Counts.Failed > 0 || r.Counts.Parked > 0:
+		return "failed"
+	}
+	return "ok"
 }
 
 // Store is the ledger and run history, in SQLite or PostgreSQL.
@@ -707,6 +726,7 @@ func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 	if ended.Valid {
 		r.EndedAt = ended.Time.UTC()
 	}
+	r.Status = r.status()
 	return r, nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -128,6 +129,23 @@ func TestTwoRunsAtOnce(t *testing.T) {
 			t.Errorf("a run that waited: exit %d\n%s", code, third.out)
 		}
 		onceEach(t, srv)
+
+		// The history shows the refused run, with its reason.
+		out, _ := invoke(t, shopEnv(t, srv, "RUNNER_DATABASE", dsn), "history", "-json", "shipping-to-futureshop")
+		var runs []ledger.Run
+		if err := json.Unmarshal([]byte(out[strings.Index(out, "["):strings.LastIndex(out, "]")+1]), &runs); err != nil {
+			t.Fatalf("history: %v\n%s", err, out)
+		}
+		statuses := map[string]int{}
+		for _, r := range runs {
+			statuses[r.Status]++
+			if r.Status == "error" && !strings.Contains(r.Error, "is being run by pid") {
+				t.Errorf("refused run %d: error %q", r.ID, r.Error)
+			}
+		}
+		if len(runs) != 3 || statuses["ok"] != 2 || statuses["error"] != 1 {
+			t.Errorf("history: %d runs, statuses %v; want 2 ok and the refused one\n%s", len(runs), statuses, out)
+		}
 	})
 }
 

@@ -38,14 +38,14 @@ func (c *cli) history(ctx context.Context, args []string) int {
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "run\tjob\ttrigger\tstarted\tended\tsent\tok\tfailed\tparked\tunchanged\texcluded\terrors\terror")
+	fmt.Fprintln(tw, "run\tjob\ttrigger\tstatus\tstarted\tended\tsent\tok\tfailed\tparked\tunchanged\texcluded\terrors\terror")
 	for _, r := range runs {
-		ended := "running or killed"
+		ended := "-"
 		if !r.EndedAt.IsZero() {
-			ended = r.EndedAt.Local().Format(time.DateTime)
+			ended = r.EndedAt.Local().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.ID, r.Job, r.Trigger,
-			r.StartedAt.Local().Format(time.DateTime), ended, r.Counts.Sent, r.Counts.OK, r.Counts.Failed,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.ID, r.Job, r.Trigger, r.Status,
+			r.StartedAt.Local().Format(time.RFC3339), ended, r.Counts.Sent, r.Counts.OK, r.Counts.Failed,
 			r.Counts.Parked, r.Counts.Unchanged, r.Counts.Excluded, r.Counts.Errors, r.Error)
 	}
 	tw.Flush()
