@@ -61,8 +61,16 @@ func TestRunLocked(t *testing.T) {
 			case tt.wantErr != "" && (le.Job != "ship" || le.Waited != tt.wantWaited || err.Error() != tt.wantErr):
 				t.Fatalf("run error = %q (%+v), want %q", err, le, tt.wantErr)
 			}
-			if sum.Interrupted != tt.interrupted || sum.RunID != 0 || len(l.Runs()) != 0 {
-				t.Errorf("interrupted %v, run id %d, history %v; want interrupted %v and no run", sum.Interrupted, sum.RunID, l.Runs(), tt.interrupted)
+			// A refused run is in the history with its reason; an abandoned
+			// one, which gave up on its own, is not.
+			runs := l.Runs()
+			switch {
+			case sum.Interrupted != tt.interrupted:
+				t.Errorf("interrupted %v, want %v", sum.Interrupted, tt.interrupted)
+			case tt.wantErr == "" && (sum.RunID != 0 || len(runs) != 0):
+				t.Errorf("run id %d, history %v; want no run", sum.RunID, runs)
+			case tt.wantErr != "" && (len(runs) != 1 || sum.RunID != runs[0].ID || runs[0].Error != tt.wantErr || runs[0].Sent != 0):
+				t.Errorf("run id %d, history %+v; want the refused run with its error", sum.RunID, runs)
 			}
 			if tt.wantLog != "" && log.String() != tt.wantLog {
 				t.Errorf("log = %q, want %q", log.String(), tt.wantLog)
@@ -106,8 +114,8 @@ func TestRunHoldsLock(t *testing.T) {
 	if l.Held("job:ship") || l.Held("shop:1") {
 		t.Error("a finished run still holds its locks")
 	}
-	if runs := l.Runs(); len(runs) != 1 || runs[0].Trigger != "schedule" {
-		t.Errorf("history = %+v, want the first run only", runs)
+	if runs := l.Runs(); len(runs) != 2 || runs[0].Trigger != "schedule" || runs[0].Error != "" || runs[1].Trigger != "cli" || runs[1].Error != err.Error() {
+		t.Errorf("history = %+v, want the first run, then the refused one with its error", runs)
 	}
 }
 
