@@ -734,3 +734,29 @@ func TestLedgerKeepsNoPersonalData(t *testing.T) {
 		t.Errorf("the ledger's payload should keep what is not personal: %q %v", payload, err)
 	}
 }
+
+// TestWrongSecretStopsTheRun: credentials the shop refuses are one
+// job-level error (exit 3), not a failure per order: nothing is failed or
+// parked, the history says why, and the next run with the right secret
+// sends everything.
+func TestWrongSecretStopsTheRun(t *testing.T) {
+	fast := fastShipping(t)
+	srv := sampleShop(t)
+	dsn := filepath.Join(t.TempDir(), "state.db")
+	args := []string{"run", "-var", "goq_export=" + sample, "-now", seedNow, fast}
+	out, code := invoke(t, shopEnv(t, srv, "RUNNER_DATABASE", dsn, "FUTURESHOP_CLIENT_SECRET", "wrong-s3cret"), args...)
+	if code != exitStopped || strings.Count(out, "\n") > 8 || strings.Contains(out, "wrong-s3cret") {
+		t.Fatalf("exit %d, want %d with one error and no secret\n%s", code, exitStopped, out)
+	}
+	e := shopEnv(t, srv, "RUNNER_DATABASE", dsn)
+	if out, _ := invoke(t, e, "failures"); !strings.Contains(out, "no parked records") {
+		t.Errorf("failures after refused credentials:\n%s", out)
+	}
+	out, _ = invoke(t, e, "history", "-json")
+	if !strings.Contains(out, `"status": "error"`) || !strings.Contains(out, `"failed": 0`) || !strings.Contains(out, `"parked": 0`) {
+		t.Errorf("history does not show one job-level error:\n%s", out)
+	}
+	if out, code := invoke(t, e, args...); code != 0 || !strings.Contains(out, "9 ok") {
+		t.Errorf("the next run: exit %d\n%s", code, out)
+	}
+}
