@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -373,4 +374,50 @@ func kindWants(k Kind) string {
 		return "an int"
 	}
 	return "a " + k.String()
+}
+
+// reads lists the source fields a compiled filter reads, in the order it
+// names them, and the n of each within_days(field, n) whose n is a
+// constant.
+func (j *Job) reads(prog *vm.Program) (fields []string, windows map[string]int) {
+	source := map[string]bool{}
+	for _, f := range j.Source.Fields() {
+		source[f.Name] = true
+	}
+	node := prog.Node()
+	ast.Walk(&node, visitor(func(n *ast.Node) {
+		switch n := (*n).(type) {
+		case *ast.IdentifierNode:
+			if source[n.Value] && !slices.Contains(fields, n.Value) {
+				fields = append(fields, n.Value)
+			}
+		case *ast.CallNode:
+			id, ok := n.Callee.(*ast.IdentifierNode)
+			if !ok || id.Value != "within_days" || len(n.Arguments) != 2 {
+				return
+			}
+			field, ok := n.Arguments[0].(*ast.IdentifierNode)
+			if !ok || !source[field.Value] {
+				return
+			}
+			var days int
+			switch d := n.Arguments[1].(type) {
+			case *ast.IntegerNode:
+				days = d.Value
+			case *ast.ConstantNode: // a variable, patched in
+				v, err := toInt(d.Value)
+				if err != nil {
+					return
+				}
+				days = v
+			default:
+				return
+			}
+			if windows == nil {
+				windows = map[string]int{}
+			}
+			windows[field.Value] = days
+		}
+	}))
+	return fields, windows
 }

@@ -54,6 +54,11 @@ type Job struct {
 type Filter struct {
 	Name string
 	When string
+	// fields are the source fields it reads, in the order it names them;
+	// windows the day counts of its within_days(field, n) calls, by field:
+	// a plan shows them beside an exclusion.
+	fields  []string
+	windows map[string]int
 }
 
 // Mapping computes one destination field.
@@ -227,7 +232,9 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 		prog, d := j.compile(src, a, where, env, names, expr.AsBool())
 		diags = append(diags, d...)
 		if prog != nil {
-			j.Filters = append(j.Filters, &Filter{Name: name, When: src})
+			f := &Filter{Name: name, When: src}
+			f.fields, f.windows = j.reads(prog)
+			j.Filters = append(j.Filters, f)
 		}
 	}
 

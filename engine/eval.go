@@ -18,6 +18,9 @@ type evaluator struct {
 	progs *programs
 	vm    vm.VM
 	rec   Record
+	// explain keeps, for an excluded record, the values its filter read.
+	explain bool
+	slab    []FieldValue
 	// dates caches formatted dates: a run sees few distinct ship and
 	// arrival dates, and a cached boxed string costs no allocation.
 	dates map[int]any
@@ -42,13 +45,32 @@ func (e *evaluator) eval(it *Item) {
 			return
 		}
 		if n, _ := out.(int); n > 0 {
-			it.Status, it.Filter = Excluded, j.Filters[n-1].Name
+			e.exclude(it, j.Filters[n-1])
 			return
 		}
 	} else if !e.filterEach(it) {
 		return
 	}
 	e.mapValues(it)
+}
+
+// exclude marks it excluded by f, with the values f read when asked.
+func (e *evaluator) exclude(it *Item, f *Filter) {
+	it.Status, it.Filter = Excluded, f.Name
+	if !e.explain || len(f.fields) == 0 {
+		return
+	}
+	// One allocation serves many records: items outlive the evaluator's
+	// record, so each gets its own part of a slab.
+	n := len(f.fields)
+	if len(e.slab)+n > cap(e.slab) {
+		e.slab = make([]FieldValue, 0, max(512, n))
+	}
+	start := len(e.slab)
+	for _, name := range f.fields {
+		e.slab = append(e.slab, FieldValue{name, e.rec[name]})
+	}
+	it.Values = e.slab[start : start+n : start+n]
 }
 
 // filterEach runs the filters one at a time; it reports whether all passed.
@@ -60,7 +82,7 @@ func (e *evaluator) filterEach(it *Item) bool {
 			return false
 		}
 		if ok, _ := out.(bool); !ok {
-			it.Status, it.Filter = Excluded, f.Name
+			e.exclude(it, f)
 			return false
 		}
 	}

@@ -187,7 +187,7 @@ func Example() {
 	// + P-1  shelf:1
 	//     parcel = "P-1"
 	//     date   = "2026-11-27"
-	// - P-2  shelf:2  excluded by filter "packed"
+	// - P-2  shelf:2  excluded by filter "packed": packed = false
 	// + P-3  shelf:3
 	//     parcel = "P-3"
 	//

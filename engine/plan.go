@@ -72,7 +72,7 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 		pending = pending[:0]
 		return nil
 	}
-	_, err := j.each(ctx, pw.now, func(it *Item) error {
+	_, err := j.each(ctx, pw.now, true, func(it *Item) error {
 		pending = append(pending, *it)
 		if len(pending) >= 100 {
 			return flush()
@@ -100,7 +100,8 @@ func (j *Job) caveat() string {
 }
 
 type planWriter struct {
-	now time.Time // the plan's clock
+	now   time.Time // the plan's clock
+	clock *clock    // for exclusions' windows, made when first needed
 	// held holds the destination's current values of the items being
 	// written, by index in the flushed chunk, with -compare.
 	held  map[*Item]map[string]any
@@ -110,6 +111,7 @@ type planWriter struct {
 	// filters holds each filter's quoted name: the commonest line of a
 	// plan names one, and quoting it once saves a million quotings.
 	filters map[string]string
+	quotes  map[string]string // see quote
 	buf     []byte
 	w       io.Writer
 	j       *Job
@@ -187,6 +189,7 @@ type jsonItem struct {
 	Label   string         `json:"label,omitempty"`
 	Status  string         `json:"status"`
 	Filter  string         `json:"filter,omitempty"`
+	Values  map[string]any `json:"values,omitempty"` // the fields the excluding filter read
 	Reason  string         `json:"reason,omitempty"`
 	Key     string         `json:"key,omitempty"`
 	Payload map[string]any `json:"payload,omitempty"`
@@ -199,6 +202,16 @@ func (p *planWriter) item(it *Item) {
 	p.begin()
 	if p.json {
 		ji := jsonItem{Pos: it.Pos, Label: it.Label, Status: it.Status.String(), Filter: it.Filter, Reason: Clip(it.Reason)}
+		if len(it.Values) > 0 {
+			ji.Values = make(map[string]any, len(it.Values))
+			for _, fv := range it.Values {
+				v := fv.Value
+				if t, ok := v.(time.Time); ok {
+					v = t.In(p.j.Location).Format(time.RFC3339)
+				}
+				ji.Values[fv.Name] = v
+			}
+		}
 		if it.Status == Send || it.Status == Unchanged {
 			ji.Key, ji.Payload = it.Payload.Key, it.Payload.Values
 			ji.Clears = clears(it.Payload)
@@ -267,6 +280,9 @@ func (p *planWriter) item(it *Item) {
 		b = append(b, it.Pos...)
 		b = append(b, "  excluded by filter "...)
 		b = append(b, p.quoted(it.Filter)...)
+		if len(it.Values) > 0 {
+			b = p.why(b, it)
+		}
 		b = append(b, '\n')
 		p.buf = b
 		if p.err == nil {
@@ -291,6 +307,83 @@ func (p *planWriter) quoted(filter string) string {
 		}
 		q = strconv.Quote(filter)
 		p.filters[filter] = q
+	}
+	return q
+}
+
+// why appends what the excluding filter read: "updated_at = 2026-11-20
+// 10:00 (8 days ago; the window starts 2026-11-24)", times in the job's zone.
+func (p *planWriter) why(b []byte, it *Item) []byte {
+	var f *Filter
+	for _, g := range p.j.Filters {
+		if g.Name == it.Filter {
+			f = g
+			break
+		}
+	}
+	loc := p.j.Location
+	for i, fv := range it.Values {
+		if i == 0 {
+			b = append(b, ": "...)
+		} else {
+			b = append(b, ", "...)
+		}
+		b = append(b, fv.Name...)
+		b = append(b, " = "...)
+		t, isTime := fv.Value.(time.Time)
+		switch {
+		case fv.Value == nil:
+			b = append(b, "unset"...)
+		case isTime:
+			t = t.In(loc)
+			switch {
+			case t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0:
+				b = t.AppendFormat(b, "2006-01-02")
+			case t.Second() == 0:
+				b = t.AppendFormat(b, "2006-01-02 15:04")
+			default:
+				b = t.AppendFormat(b, "2006-01-02 15:04:05")
+			}
+		case isString(fv.Value):
+			b = append(b, p.quote(fv.Value.(string))...)
+		default:
+			b = append(b, show(fv.Value)...)
+		}
+		n, ok := f.windows[fv.Name]
+		if !ok || !isTime {
+			continue
+		}
+		if p.clock == nil {
+			p.clock = newClock(p.now, loc)
+		}
+		switch d := p.clock.daysSince(t); {
+		case d == 1:
+			b = append(b, " (1 day ago"...)
+		case d >= 0:
+			b = fmt.Appendf(b, " (%d days ago", d)
+		default:
+			b = fmt.Appendf(b, " (in %d days", -d)
+		}
+		b = append(b, "; the window starts "...)
+		b = p.clock.today.AddDate(0, 0, -n).AppendFormat(b, "2006-01-02")
+		b = append(b, ')')
+	}
+	return b
+}
+
+// quote quotes a value an exclusion shows. A filter's values repeat (a
+// status, a store), and quoting Japanese text costs a rune-by-rune scan:
+// the first thousand distinct values are kept.
+func (p *planWriter) quote(s string) string {
+	if q, ok := p.quotes[s]; ok {
+		return q
+	}
+	q := strconv.Quote(Clip(s))
+	if p.quotes == nil {
+		p.quotes = map[string]string{}
+	}
+	if len(p.quotes) < 1000 {
+		p.quotes[s] = q
 	}
 	return q
 }
@@ -349,4 +442,9 @@ func show(v any) string {
 		return x.Format(time.RFC3339)
 	}
 	return fmt.Sprint(v)
+}
+
+func isString(v any) bool {
+	_, ok := v.(string)
+	return ok
 }

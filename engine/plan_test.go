@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goqsync/runner/engine"
 	"github.com/goqsync/runner/engine/enginetest"
@@ -200,5 +201,62 @@ func TestPlanErrors(t *testing.T) {
 				t.Errorf("a plan whose source did not open wrote:\n%s", out.String())
 			}
 		})
+	}
+}
+
+// TestPlanExclusionValues: an excluded record's line shows what its filter
+// read, in the job's zone, and for within_days the age and the window's
+// first day, whether the day count is written or a variable.
+func TestPlanExclusionValues(t *testing.T) {
+	const job = `variable "days" {
+  default = 3
+}
+job "ship" {
+  time_zone = "Asia/Tokyo"
+  source "test" {}
+  destination "test" {}
+  filter "shipped-3d" {
+    when = "within_days(shipped, vars.days)"
+  }
+  filter "recent" {
+    when = "within_days(shipped, 2) && status != 'hold'"
+  }
+  map {
+    order_no = "order_no"
+  }
+}
+`
+	at := func(s string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04:05", s, testNow.Location())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	recs := []engine.Record{
+		{"order_no": "1", "status": "ok", "shipped": at("2026-11-24 23:59:59")},
+		{"order_no": "2", "status": "ok"},
+		{"order_no": "3", "status": "hold", "shipped": at("2026-11-27 09:30:00")},
+		{"order_no": "4", "status": "ok", "shipped": at("2026-11-30 00:00:00")},
+	}
+	f := newFixture(t, job, enginetest.SourceConfig{Rows: rows(recs...)}, enginetest.DestinationConfig{Fields: []engine.Field{{Name: "order_no", Kind: engine.String, Required: true}}})
+	var text, js bytes.Buffer
+	if _, err := f.job.Plan(context.Background(), &text, engine.PlanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.job.Plan(context.Background(), &js, engine.PlanOptions{JSON: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`- 1  test:1  excluded by filter "shipped-3d": shipped = 2026-11-24 23:59:59 (4 days ago; the window starts 2026-11-25)`,
+		`- 2  test:2  excluded by filter "shipped-3d": shipped = unset`,
+		`- 3  test:3  excluded by filter "recent": shipped = 2026-11-27 09:30 (1 day ago; the window starts 2026-11-26), status = "hold"`,
+	} {
+		if !strings.Contains(text.String(), want+"\n") {
+			t.Errorf("plan lacks %q:\n%s", want, text.String())
+		}
+	}
+	if !strings.Contains(js.String(), `"values":{"shipped":"2026-11-24T23:59:59+09:00"}`) || !strings.Contains(js.String(), `"values":{"shipped":null}`) {
+		t.Errorf("plan -json lacks the values:\n%s", js.String())
 	}
 }

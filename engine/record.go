@@ -34,10 +34,13 @@ func (s Status) String() string {
 
 // Item is one source record's fate.
 type Item struct {
-	Pos     string
-	Label   string // the record's label field (an order number), when known
-	Status  Status
-	Filter  string // the filter that excluded it
+	Pos    string
+	Label  string // the record's label field (an order number), when known
+	Status Status
+	Filter string // the filter that excluded it
+	// Values are the fields that filter read, as the record held them,
+	// when a plan asks why (a run does not keep them).
+	Values  []FieldValue
 	Reason  string // why it was skipped or invalid
 	Stage   string // where an invalid record failed: "source", "filter" or "map"
 	Unit    string // the input it came from, for archiving (Meta.Unit)
@@ -87,4 +90,10 @@ func (c Counts) String() string {
 		s += fmt.Sprintf(", %d skipped", c.Skipped)
 	}
 	return s + fmt.Sprintf(", %d errors (%d records read)", c.Errors, c.Read)
+}
+
+// FieldValue is one source field's value, as a filter read it.
+type FieldValue struct {
+	Name  string
+	Value any
 }

@@ -229,7 +229,7 @@ func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err err
 		}
 	}()
 
-	units, err := j.each(ctx, now, func(it *Item) error {
+	units, err := j.each(ctx, now, false, func(it *Item) error {
 		if stop.stopped() {
 			return errStopped
 		}

@@ -38,7 +38,7 @@ func (e *evaluator) next(ctx context.Context, recs Records, it *Item) error {
 // returns the units the source read, when it reads from units. A record key
 // gets one decision per run: a later record with the key of one already
 // sent is skipped, so that an order is never sent twice in a run.
-func (j *Job) each(ctx context.Context, now time.Time, fn func(*Item) error) (units []string, err error) {
+func (j *Job) each(ctx context.Context, now time.Time, explain bool, fn func(*Item) error) (units []string, err error) {
 	recs, err := j.Source.Open(WithNow(ctx, now))
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", j.SourceType, err)
@@ -51,6 +51,7 @@ func (j *Job) each(ctx context.Context, now time.Time, fn func(*Item) error) (un
 	if err != nil {
 		return units, fmt.Errorf("compile: %w", err)
 	}
+	e.explain = explain
 	decided := map[string]string{} // record key → position of the record sent for it
 	var it Item
 	for {
@@ -77,6 +78,6 @@ func (j *Job) each(ctx context.Context, now time.Time, fn func(*Item) error) (un
 // ledger: what a test of the job compares with its expectations. now is
 // the clock; zero: the job's pinned time or the wall clock.
 func (j *Job) Each(ctx context.Context, now time.Time, fn func(Item) error) error {
-	_, err := j.each(ctx, j.now(now), func(it *Item) error { return fn(*it) })
+	_, err := j.each(ctx, j.now(now), true, func(it *Item) error { return fn(*it) })
 	return err
 }
