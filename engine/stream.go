@@ -17,6 +17,11 @@ func (e *evaluator) next(ctx context.Context, recs Records, it *Item) error {
 	switch {
 	case errors.As(err, &rerr):
 		it.Status, it.Pos, it.Reason, it.Stage = Invalid, rerr.Pos, rerr.Err.Error(), "source"
+		// A source fills what it could read before the bad cell: name the
+		// order when its number was among it.
+		if l, ok := e.rec[e.j.Source.Label()].(string); ok {
+			it.Label = l
+		}
 		return nil
 	case err != nil:
 		return err

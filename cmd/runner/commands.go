@@ -434,9 +434,14 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 	}
 	code := exitOK
 	for _, j := range jobs {
-		if _, err := j.Plan(ctx, c.stdout, opts); err != nil {
+		counts, err := j.Plan(ctx, c.stdout, opts)
+		switch {
+		case err != nil:
 			fmt.Fprintf(c.stderr, "runner plan: job %q: %v\n", j.Name, engine.Clip(err.Error()))
 			code = exitStopped
+		case counts.Errors > 0 && code == exitOK:
+			// Bad rows are what CI running plan over a fresh export must see.
+			code = exitFailed
 		}
 	}
 	return code

@@ -376,3 +376,22 @@ func col(header []string, name string) int {
 	}
 	return -1
 }
+
+// TestBadRowNamesOrderAndHeader: a row whose cell cannot be read is
+// reported with the file's own header for the column and with the order
+// number, which the row did hold.
+func TestBadRowNamesOrderAndHeader(t *testing.T) {
+	dir := t.TempDir()
+	job := variant(t, dir, "renamed.hcl", "path = var.goq_export", "path = var.goq_export\n    columns {\n      updated_at = \"更新日時\"\n    }")
+	csv := filepath.Join(dir, "renamed.csv")
+	header := strings.Replace(goqHeader, "最終更新日時", "更新日時", 1)
+	row := "183401,100000001201,FutureShop 1号店,2026-11-20 14:03:11,出荷済み,昨日,2026-11-26,ヤマト運輸,123456789012,,,\r\n"
+	if err := os.WriteFile(csv, []byte(header+row), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := invoke(t, env(), "plan", "-var", "goq_export="+csv, "-now", seedNow, job)
+	want := `! 100000001201  renamed.csv:2  error: 更新日時 (updated_at): cannot read "昨日" as a time`
+	if code == exitOK || !strings.Contains(out, want) {
+		t.Errorf("exit %d, want a line %q\n%s", code, want, out)
+	}
+}

@@ -131,9 +131,18 @@ func TestTwoServeProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	runs, err := st.History(context.Background(), "shipping-to-futureshop", 1000)
+	all, err := st.History(context.Background(), "shipping-to-futureshop", 1000)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// An occurrence that found the previous one still running and gave up
+	// at the next is in the history as refused; the rest ran.
+	var runs []ledger.Run
+	for _, r := range all {
+		if r.Status == "error" && strings.Contains(r.Error, "is being run by") {
+			continue
+		}
+		runs = append(runs, r)
 	}
 	// Each process logs the scheduled occurrence of every run it finished.
 	occurrences := map[string]int{}
