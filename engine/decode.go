@@ -219,6 +219,13 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 			diags = append(diags, unknownConnector("destination", j.DestType, keys(opts.Registry.dests), dstBlk))
 		}
 	}
+	if j.Reconcile != nil && j.Dest != nil {
+		if _, ok := j.Dest.(Comparer); !ok {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Destination cannot be reconciled",
+				Detail:  fmt.Sprintf("Destination %s cannot read back what it holds, so job %q cannot have a reconcile block.", j.DestType, j.Name),
+				Subject: j.Reconcile.DeclRange.Ptr()})
+		}
+	}
 	if j.Source == nil || j.Dest == nil {
 		// Expressions compile against the connectors' fields; without
 		// them there is nothing to check the rest against.

@@ -36,7 +36,21 @@ func TestReconcileBlock(t *testing.T) {
   }
 %s}
 `
+	const toCSV = `job "x" {
+  source "goq_csv" {
+    path = "a.csv"
+  }
+  destination "goq_csv" {
+    dir     = "out"
+    columns = ["order_no"]
+  }
+  map {
+    order_no = "order_no"
+  }
+%s}
+`
 	tests := []struct {
+		job         string
 		name, block string
 		next        time.Time // after 2026-11-28 10:03 JST; zero: no block
 		requeue     bool
@@ -49,12 +63,17 @@ func TestReconcileBlock(t *testing.T) {
 		{name: "bad schedule", block: "reconcile {\n  schedule = \"daily 6am\"\n}\n", err: `The reconcile schedule "daily 6am" of job "x" is not valid`, line: 16},
 		{name: "no schedule", block: "reconcile {\n}\n", err: "schedule", line: 15},
 		{name: "requeue not a bool", block: "reconcile {\n  schedule = \"daily 06:00\"\n  requeue = \"yes\"\n}\n", err: "must be true or false", line: 17},
+		{name: "a destination that cannot read back", job: toCSV, block: "reconcile {\n  schedule = \"daily 06:00\"\n}\n", err: "Destination goq_csv cannot read back what it holds", line: 12},
 		{name: "twice", block: "reconcile {\n  schedule = \"daily 06:00\"\n}\nreconcile {\n  schedule = \"daily 07:00\"\n}\n", err: "Duplicate reconcile block", line: 18},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "job.hcl")
-			if err := os.WriteFile(path, []byte(strings.Replace(job, "%s", tt.block, 1)), 0o644); err != nil {
+			src := job
+			if tt.job != "" {
+				src = tt.job
+			}
+			if err := os.WriteFile(path, []byte(strings.Replace(src, "%s", tt.block, 1)), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			cfg, diags := engine.Load([]string{path}, engine.LoadOptions{Registry: reg, LookupEnv: func(string) (string, bool) { return "", false }})

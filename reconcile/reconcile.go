@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/goqsync/runner/engine"
@@ -246,24 +245,22 @@ func sortedKeys(m map[string]any) []string {
 // totals.
 func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "Job %q: %s, scope %q, accepted since %s\n\n", r.Job, r.Destination, r.Scope, r.Since.Format(time.RFC3339))
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, rec := range r.Records {
 		switch rec.State {
 		case InSync:
-			fmt.Fprintf(tw, "  %s\tin sync\n", rec.Key)
+			fmt.Fprintf(w, "  %s  in sync\n", rec.Key)
 		case Missing:
-			fmt.Fprintf(tw, "? %s\tmissing: the destination has no such record\n", rec.Key)
+			fmt.Fprintf(w, "? %s  missing: the destination has no such record\n", rec.Key)
 		default:
-			fmt.Fprintf(tw, "~ %s\t%s\n", rec.Key, strings.ReplaceAll(rec.State, "_", " "))
+			fmt.Fprintf(w, "~ %s  %s\n", rec.Key, strings.ReplaceAll(rec.State, "_", " "))
 		}
 		for _, d := range rec.Fields {
-			fmt.Fprintf(tw, "    %s\tsent %s\tnow %s\n", d.Field, show(d.Sent), show(d.Current))
+			fmt.Fprintf(w, "    %s: sent %s, now %s\n", d.Field, show(d.Sent), show(d.Current))
 		}
 		for _, a := range rec.Actions {
-			fmt.Fprintf(tw, "    %s\tno longer holds\n", a)
+			fmt.Fprintf(w, "    %s: no longer holds\n", a)
 		}
 	}
-	tw.Flush()
 	c := r.Counts
 	if len(r.Records) > 0 {
 		fmt.Fprintln(w)
