@@ -127,6 +127,9 @@ func TestReconcile(t *testing.T) {
 			t.Fatalf("after three edits: exit %d, drift\n%s\nwant\n%s\n%s", code, strings.Join(drift(rep), "\n"), strings.Join(want, "\n"), out)
 		}
 		out, code = invoke(t, e, append(append([]string{"reconcile"}, vars...), fast)...)
+		if code != exitFailed {
+			t.Errorf("text report: exit %d, want %d", code, exitFailed)
+		}
 		for _, line := range []string{"~ 100000001201/1  drifted", `    invoice_no: sent "123456789012", now "999900001111"`,
 			"9 checked: 6 in sync, 3 drifted, 0 not completed, 0 missing."} {
 			if !strings.Contains(out, line) {
