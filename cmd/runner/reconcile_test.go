@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goqsync/runner/connectors/futureshop/futureshoptest"
 )
@@ -217,5 +219,77 @@ func TestReconcileRefuses(t *testing.T) {
 				t.Errorf("exit %d, want %d and %q\n%s", code, tt.code, tt.want, out)
 			}
 		})
+	}
+}
+
+// TestServeReconciles: serve runs a job's reconcile block on its schedule
+// and records each reconcile in the history with trigger "reconcile", which
+// runner history shows; with requeue, the next run sends what drifted.
+func TestServeReconciles(t *testing.T) {
+	dir := t.TempDir()
+	job := variant(t, dir, "shipping.hcl", append(slices.Clone(fastRate),
+		"  schedule    = \"every 10m\"\n", "",
+		"  after_export {", "  reconcile {\n    schedule = \"every 1s\"\n    requeue  = true\n  }\n\n  after_export {")...)
+	srv := sampleShop(t)
+	e := shopEnv(t, srv, "RUNNER_LISTEN", "127.0.0.1:0")
+	vars := []string{"-var", "goq_export=" + sample, "-now", seedNow}
+	if out, code := invoke(t, e, append(append([]string{"run"}, vars...), job)...); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, out)
+	}
+	edit(t, srv, "100000001201", func(o *futureshoptest.Order) { o.Shipments[0].InvoiceNo = "999900001111" })
+	srv.ResetRequests()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- runMain(ctx, append(append([]string{"serve"}, vars...), job), &out, &errb, e) }()
+
+	var runs []struct {
+		Trigger string         `json:"trigger"`
+		EndedAt time.Time      `json:"ended_at"`
+		Counts  map[string]int `json:"counts"`
+		Error   string         `json:"error"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		h, code := invoke(t, e, "history", "-json", "shipping-to-futureshop")
+		if i := strings.Index(h, "[\n"); code == 0 && i >= 0 {
+			runs = nil
+			json.Unmarshal([]byte(h[i:strings.LastIndex(h, "]")+1]), &runs)
+		}
+		if len(runs) > 1 && runs[len(runs)-2].Trigger == "reconcile" && !runs[len(runs)-2].EndedAt.IsZero() {
+			break
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("serve exited %d\n%s", code, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	// Newest first: the first reconcile is next to the oldest run, the CLI's.
+	if len(runs) < 2 {
+		t.Fatalf("no reconcile in the history: %+v\n%s", runs, errb.String())
+	}
+	first := runs[len(runs)-2]
+	if first.Trigger != "reconcile" || first.Counts["sent"] != 9 || first.Counts["ok"] != 8 || first.Counts["failed"] != 1 ||
+		!strings.Contains(first.Error, "drift: 1 drifted, 0 not completed, 0 missing (100000001201/1); 1 requeued") {
+		t.Errorf("the first reconcile in the history: %+v", first)
+	}
+	h, _ := invoke(t, e, "history", "shipping-to-futureshop")
+	if !strings.Contains(h, "reconcile") {
+		t.Errorf("runner history does not show the reconcile:\n%s", h)
+	}
+	for _, r := range srv.Requests() {
+		if r.Method != http.MethodGet && r.Path != "/oauth/token" {
+			t.Errorf("serve's reconcile wrote to the shop: %s %s", r.Method, r.Path)
+		}
+	}
+	out2, _ := invoke(t, e, append(append([]string{"plan"}, vars...), job)...)
+	if !strings.Contains(out2, "1 to send") {
+		t.Errorf("after the requeue, plan does not send the drifted order again:\n%s", out2)
 	}
 }
