@@ -94,8 +94,11 @@ func (c *cli) reconcile(ctx context.Context, args []string) int {
 func (c *cli) reconcileJob(ctx context.Context, st *ledger.Store, j *engine.Job, since time.Time, requeue bool, lockWait time.Duration) (*reconcile.Report, int) {
 	if requeue {
 		lk, code := c.jobLock(ctx, st, j.Name, lockWait, "reconcile")
-		if lk == nil {
+		if lk == nil && code == exitLocked {
 			return nil, code
+		}
+		if lk == nil {
+			return nil, exitStopped // the ledger failed
 		}
 		defer lk.Unlock()
 	}

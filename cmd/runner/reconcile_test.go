@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/goqsync/runner/connectors/futureshop/futureshoptest"
+	"github.com/goqsync/runner/engine"
+	"github.com/goqsync/runner/ledger"
 )
 
 const (
@@ -191,6 +193,22 @@ func TestReconcile(t *testing.T) {
 			if r.Method != http.MethodGet && r.Path != "/oauth/token" {
 				t.Errorf("reconcile wrote to the shop: %s %s", r.Method, r.Path)
 			}
+		}
+
+		// -requeue takes the job's turn: a run in flight holds it off.
+		st, err := ledger.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		lk, err := st.TryLock(context.Background(), engine.JobLock("shipping-to-futureshop"), ledger.Owner{Job: "shipping-to-futureshop", Command: "run"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lk.Unlock()
+		out, code = invoke(t, e, append(append([]string{"reconcile", "-requeue"}, vars...), fast)...)
+		if code != exitLocked || !strings.Contains(out, "is being run by") {
+			t.Errorf("-requeue while a run holds the job: exit %d\n%s", code, out)
 		}
 	})
 }
