@@ -10,7 +10,7 @@ import (
 // Accepted lists job's entries at dest that the destination accepted
 // (StatusOK) at or after since, by key: what reconcile reads back.
 func (s *Store) Accepted(ctx context.Context, job, dest string, since time.Time) ([]Entry, error) {
-	q := `SELECT ` + entryColumns + ` FROM ledger_entries WHERE status = 'ok' AND job = ? AND dest = ? AND last_at >= ? ORDER BY key`
+	q := `SELECT ` + readColumns + ` FROM ledger_entries WHERE status = 'ok' AND job = ? AND dest = ? AND last_at >= ? ORDER BY key`
 	var out []Entry
 	if err := s.queryEntries(ctx, q, []any{job, dest, since.UTC()}, func(e Entry) { out = append(out, e) }); err != nil {
 		return nil, fmt.Errorf("list accepted entries of %s → %s: %w", job, dest, err)
