@@ -27,6 +27,9 @@ type Job struct {
 	Schedule     cron.Schedule
 	ScheduleText string
 	Location     *time.Location
+	// Reconcile is set by a reconcile block: serve reads back on its own
+	// schedule what the job sent.
+	Reconcile *Reconcile
 
 	SourceType string
 	Source     Source
@@ -84,6 +87,23 @@ var jobSchema = &hcl.BodySchema{
 		{Type: "filter", LabelNames: []string{"name"}},
 		{Type: "map"},
 		{Type: "after_export"},
+		{Type: "reconcile"},
+	},
+}
+
+// Reconcile is a job's reconcile block.
+type Reconcile struct {
+	Schedule     cron.Schedule
+	ScheduleText string
+	// Requeue marks what drifted to be sent again by the next run.
+	Requeue   bool
+	DeclRange hcl.Range
+}
+
+var reconcileSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "schedule", Required: true},
+		{Name: "requeue"},
 	},
 }
 
@@ -148,12 +168,12 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 	settings := &Settings{Eval: eval, Location: loc, JobName: j.Name}
 
 	// Connectors, each decoding its own body.
-	var srcBlk, dstBlk, afterBlk, mapBlk *hcl.Block
+	var srcBlk, dstBlk, afterBlk, mapBlk, recBlk *hcl.Block
 	var filterBlks []*hcl.Block
 	for _, b := range content.Blocks {
 		switch b.Type {
-		case "source", "destination", "map", "after_export":
-			prev := map[string]**hcl.Block{"source": &srcBlk, "destination": &dstBlk, "map": &mapBlk, "after_export": &afterBlk}[b.Type]
+		case "source", "destination", "map", "after_export", "reconcile":
+			prev := map[string]**hcl.Block{"source": &srcBlk, "destination": &dstBlk, "map": &mapBlk, "after_export": &afterBlk, "reconcile": &recBlk}[b.Type]
 			if *prev != nil {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Duplicate %s block", b.Type),
 					Detail: fmt.Sprintf("Job %q may have one %s block, and the first is at %s.", j.Name, b.Type, at((*prev).DefRange)), Subject: b.DefRange.Ptr()})
@@ -163,6 +183,11 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 		case "filter":
 			filterBlks = append(filterBlks, b)
 		}
+	}
+	if recBlk != nil {
+		var d hcl.Diagnostics
+		j.Reconcile, d = decodeReconcile(recBlk, eval, j.Name, loc)
+		diags = append(diags, d...)
 	}
 	for _, need := range []struct {
 		blk  *hcl.Block
@@ -197,6 +222,13 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 			j.Dest = dst
 		} else {
 			diags = append(diags, unknownConnector("destination", j.DestType, keys(opts.Registry.dests), dstBlk))
+		}
+	}
+	if j.Reconcile != nil && j.Dest != nil {
+		if _, ok := j.Dest.(Comparer); !ok {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Destination cannot be reconciled",
+				Detail:  fmt.Sprintf("Destination %s cannot read back what it holds, so job %q cannot have a reconcile block.", j.DestType, j.Name),
+				Subject: j.Reconcile.DeclRange.Ptr()})
 		}
 	}
 	if j.Source == nil || j.Dest == nil {
@@ -313,6 +345,43 @@ func (j *Job) decodeMap(mapBlk *hcl.Block, eval *hcl.EvalContext, env map[string
 		}
 	}
 	return diags
+}
+
+// decodeReconcile reads a reconcile block: when serve reads back what the
+// job sent, and whether it requeues what drifted.
+func decodeReconcile(blk *hcl.Block, eval *hcl.EvalContext, job string, loc *time.Location) (*Reconcile, hcl.Diagnostics) {
+	content, diags := Content(blk.Body, reconcileSchema)
+	r := &Reconcile{DeclRange: blk.DefRange}
+	if a, ok := content.Attributes["schedule"]; ok {
+		v, d := a.Expr.Value(eval)
+		diags = append(diags, d...)
+		switch {
+		case d.HasErrors():
+		case v.IsNull() || v.Type() != cty.String:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
+				Detail: fmt.Sprintf("The schedule of job %q's reconcile block must be a string.", job), Subject: a.Expr.Range().Ptr()})
+		default:
+			sched, err := ParseSchedule(v.AsString(), loc)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid schedule",
+					Detail: fmt.Sprintf("The reconcile schedule %q of job %q is not valid: %v.", v.AsString(), job, err), Subject: a.Expr.Range().Ptr()})
+			}
+			r.Schedule, r.ScheduleText = sched, v.AsString()
+		}
+	}
+	if a, ok := content.Attributes["requeue"]; ok {
+		v, d := a.Expr.Value(eval)
+		diags = append(diags, d...)
+		switch {
+		case d.HasErrors():
+		case v.IsNull() || v.Type() != cty.Bool:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
+				Detail: fmt.Sprintf("The requeue of job %q's reconcile block must be true or false.", job), Subject: a.Expr.Range().Ptr()})
+		default:
+			r.Requeue = v.True()
+		}
+	}
+	return r, diags
 }
 
 func unknownConnector(kind, name string, known []string, blk *hcl.Block) *hcl.Diagnostic {

@@ -106,6 +106,8 @@ func TestSchedule(t *testing.T) {
 		{"*/10 * * * *", time.Date(2026, 11, 28, 10, 10, 0, 0, loc)},
 		{"0 9 * * *", time.Date(2026, 11, 29, 9, 0, 0, 0, loc)},
 		{"@hourly", time.Date(2026, 11, 28, 11, 0, 0, 0, loc)},
+		{"daily 06:00", time.Date(2026, 11, 29, 6, 0, 0, 0, loc)},
+		{"daily 10:30", time.Date(2026, 11, 28, 10, 30, 0, 0, loc)},
 	}
 	for _, tt := range tests {
 		s, err := ParseSchedule(tt.spec, loc)
@@ -116,7 +118,7 @@ func TestSchedule(t *testing.T) {
 			t.Errorf("%s: next %v, want %v", tt.spec, got, tt.want)
 		}
 	}
-	for _, bad := range []string{"every", "every 0s", "every ten", "* * *", "61 * * * *"} {
+	for _, bad := range []string{"every", "every 0s", "every ten", "* * *", "61 * * * *", "daily", "daily 6am", "daily 24:00"} {
 		if _, err := ParseSchedule(bad, loc); err == nil {
 			t.Errorf("%q parsed", bad)
 		}

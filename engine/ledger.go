@@ -245,6 +245,11 @@ func (j *Job) Scope() string {
 // JobLock is the name of the lock a run of job holds.
 func JobLock(job string) string { return "job:" + job }
 
+// Shares lists the names of the locks a run takes for the budgets the
+// job's connectors share with other jobs: whatever else talks to the same
+// shop (reconcile) takes them too.
+func (j *Job) Shares() []string { return j.shares() }
+
 // shares lists the budgets the job's connectors share with other jobs, each
 // the name of a lock a run holds, sorted so that runs take them in one
 // order and never deadlock.

@@ -76,6 +76,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 		"unlock":     c.unlock,
 		"connectors": c.connectors,
 		"test":       c.test,
+		"reconcile":  c.reconcile,
 	}
 	f, ok := commands[cmd]
 	switch {
@@ -146,6 +147,7 @@ commands:
   resolve JOB KEY...        settle parked records for good (-reason TEXT)
   unlock JOB                release the lock of a job whose run died
   connectors                every source and destination: settings, fields, actions
+  reconcile PATH            check that the shop still holds what runs sent
   version                   the module version, VCS revision and Go version
   help [COMMAND]            this text, or a command's flags
 

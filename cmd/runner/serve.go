@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -82,7 +83,12 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 	run := func(ctx context.Context, req scheduler.RunRequest) (int64, error) {
 		mu.Lock()
 		j, ok := current.Job(req.Job)
+		name, isRec := strings.CutPrefix(req.Job, reconcilePrefix)
+		rj, recOK := current.Job(name)
 		mu.Unlock()
+		if !ok && isRec && recOK && rj.Reconcile != nil {
+			return serveReconcile(ctx, st, rj, req, log)
+		}
 		if !ok {
 			return 0, fmt.Errorf("job %q is no longer loaded", req.Job)
 		}
@@ -213,6 +219,9 @@ func schedJobs(cfg *engine.Config) []scheduler.Job {
 			sj.Schedule = j.Schedule
 		}
 		out = append(out, sj)
+		if r := j.Reconcile; r != nil {
+			out = append(out, scheduler.Job{Name: reconcilePrefix + j.Name, Schedule: r.Schedule, Spec: r.ScheduleText})
+		}
 	}
 	return out
 }

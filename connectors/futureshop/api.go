@@ -19,6 +19,10 @@ const (
 
 	// maxOrdersPerUpdate is the most orders one shipping or complete call takes.
 	maxOrdersPerUpdate = 100
+	// maxOrdersPerSearch is the most order numbers one search's orderNo
+	// list holds. Unconfirmed: the update calls' limit, which is also the
+	// page size, so a search by number fits one page.
+	maxOrdersPerSearch = 100
 
 	// Byte limits of the shipping update.
 	maxOrderNoBytes   = 12

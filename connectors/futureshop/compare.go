@@ -24,38 +24,16 @@ func (d *destination) Current(ctx context.Context, batch []engine.Payload) ([]ma
 	if d.cmp.err != nil {
 		return nil, d.cmp.err
 	}
-	var nos []string
-	seen := map[string]bool{}
-	for _, p := range batch {
-		no, _ := p.Values[fieldOrderNo].(string)
-		if no != "" && !seen[no] {
-			seen[no] = true
-			nos = append(nos, no)
-		}
-	}
-	found := map[string]searchShipment{} // by "orderNo/shipmentNo"
-	err := searchOrders(ctx, d.cmp.c, nos, func(o *searchOrder) {
-		for _, s := range o.ShipmentList {
-			found[fmt.Sprintf("%s/%d", o.OrderNo, s.ShipmentNo)] = s
-		}
-	})
+	found, _, err := readShipments(ctx, d.cmp.c, batch)
 	if err != nil {
-		return nil, fmt.Errorf("read current state: %w", err)
+		return nil, err
 	}
 	out := make([]map[string]any, len(batch))
 	for i, p := range batch {
 		no, _ := p.Values[fieldOrderNo].(string)
 		sn := shipmentNo(p.Values)
-		s, ok := found[fmt.Sprintf("%s/%d", no, sn)]
-		if !ok {
-			continue
-		}
-		out[i] = map[string]any{
-			fieldOrderNo:         no,
-			fieldShipmentNo:      sn,
-			fieldShippingDate:    s.ShippingInfo.ShippingDate,
-			fieldInvoiceNo:       s.ShippingInfo.InvoiceNo,
-			fieldExpectedArrival: s.ShippingInfo.ExpectedArrival,
+		if s, ok := found[fmt.Sprintf("%s/%d", no, sn)]; ok {
+			out[i] = currentValues(no, sn, s)
 		}
 	}
 	return out, nil

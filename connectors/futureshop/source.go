@@ -445,7 +445,7 @@ func (p *pager) resolve(page *url.URL, next string) (*url.URL, error) {
 // numbers per search, and calls fn for each order found.
 func searchOrders(ctx context.Context, c *client, nos []string, fn func(*searchOrder)) error {
 	for len(nos) > 0 {
-		n := min(len(nos), maxOrdersPerUpdate)
+		n := min(len(nos), maxOrdersPerSearch)
 		p := newPager(c, c.endpoint(searchPath, url.Values{"orderNo": {strings.Join(nos[:n], ",")}}))
 		for p.next != nil {
 			orders, err := p.fetch(ctx)

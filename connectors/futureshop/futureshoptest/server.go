@@ -61,6 +61,10 @@ type Request struct {
 	// Duration is how long the answer took, from arrival to its last byte;
 	// 0 while the request is being answered.
 	Duration time.Duration
+	// Query is the URL's query (a search's orderNo list); Body is an API
+	// call's body (an update's orders). The token call's are not kept.
+	Query string
+	Body  []byte
 }
 
 // Option configures a Server.
@@ -181,6 +185,15 @@ func (s *Server) AddOrder(o Order) {
 	}
 	c := o.clone()
 	s.orders[o.OrderNo] = &c
+}
+
+// RemoveOrder takes an order out of the shop, as if it had never been
+// there.
+func (s *Server) RemoveOrder(orderNo string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.orders, orderNo)
+	s.seq = slices.DeleteFunc(s.seq, func(no string) bool { return no == orderNo })
 }
 
 // Seed adds orders, as AddOrder does for each.
@@ -358,12 +371,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
 	// Read the body first: only then does net/http watch the connection,
 	// so that a slow or stalled answer notices a client that gave up.
+	var kept []byte
 	if body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20)); err == nil {
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		kept = body
+	}
+	query := r.URL.RawQuery
+	if r.URL.Path == "/oauth/token" {
+		kept, query = nil, ""
 	}
 	// The log shows a request from its arrival (Status 0 while it is
 	// being answered), so a test can act while a slow call is in flight.
-	req := Request{Time: arrived, Method: r.Method, Path: r.URL.Path, UserAgent: r.UserAgent()}
+	req := Request{Time: arrived, Method: r.Method, Path: r.URL.Path, UserAgent: r.UserAgent(), Query: query, Body: kept}
 	s.mu.Lock()
 	at, gen := len(s.log), s.logGen
 	s.log = append(s.log, req)
