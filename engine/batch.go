@@ -14,16 +14,16 @@ import (
 // against the ledger a batch at a time, so unchanged records do not leave
 // holes in the batches that go out.
 type batcher struct {
-	j      *Job
-	conn   Conn
-	opts   RunOptions
-	sum    *RunSummary
-	scope  string
-	size   int
-	caveat string
-	cand   []Item
-	out    []Item
-	inOut  map[string]bool
+	j     *Job
+	conn  Conn
+	opts  RunOptions
+	sum   *RunSummary
+	scope string
+	size  int
+	fx    effects // side effects of what went through
+	cand  []Item
+	out   []Item
+	inOut map[string]bool
 	// unsettled marks units with a record that is not done: failed,
 	// parked or bad. Those units are not archived.
 	unsettled map[string]bool
@@ -178,6 +178,10 @@ func (b *batcher) send(ctx context.Context, n int) error {
 	ok, failed := 0, 0
 	for i, r := range results {
 		if r.OK {
+			for _, msg := range j.sideEffects(batch[i]) {
+				b.fx.add(msg, batch[i].Key)
+			}
+			b.sum.SideEffects = b.fx.list
 			ok++
 			if b.token != "" {
 				b.staged = append(b.staged, items[i])
@@ -253,9 +257,6 @@ func (b *batcher) applyActions(ctx context.Context, batch []Payload, results []R
 				continue
 			}
 			b.sum.Actions[action]++
-			if b.caveat != "" {
-				b.sum.CaveatKeys = append(b.sum.CaveatKeys, batch[i].Key)
-			}
 		}
 	}
 	return "", nil

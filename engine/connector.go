@@ -181,6 +181,16 @@ type Comparer interface {
 	Current(ctx context.Context, batch []Payload) ([]map[string]any, error)
 }
 
+// SideEffecter is implemented by destinations whose actions do, for some
+// records, more than the payload shows (an order moved to 処理済み with no
+// ship date). Plans and runs list those records under each effect, with
+// the Caveater's caveat, so that nobody learns of them afterwards.
+type SideEffecter interface {
+	// SideEffects describes what the job's actions will do to p beyond
+	// its values, one short sentence an effect; nil for none.
+	SideEffects(p Payload) []string
+}
+
 // Caveater is implemented by destinations whose configured actions need a
 // person's attention for every record they touch (the futureshop points
 // caveat). Plans and runs list the records under the caveat.

@@ -73,6 +73,8 @@ type Mapping struct {
 	copyOf string
 	// personal is set when the expression reads a personal source field.
 	personal bool
+	// fields are the source fields the expression reads.
+	fields []string
 }
 
 var jobSchema = &hcl.BodySchema{
@@ -209,9 +211,11 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 			diags = append(diags, unknownConnector("source", j.SourceType, keys(opts.Registry.sources), srcBlk))
 		}
 	}
+	var dinfo DestinationInfo
 	if dstBlk != nil {
 		j.DestType = dstBlk.Labels[0]
 		if info, ok := opts.Registry.Destination(j.DestType); ok {
+			dinfo = info
 			var d hcl.Diagnostics
 			j.Actions, d = decodeActions(info, afterBlk, eval)
 			diags = append(diags, d...)
@@ -273,6 +277,9 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 	if mapBlk != nil {
 		diags = append(diags, j.decodeMap(mapBlk, eval, env, names)...)
 	}
+	if !diags.HasErrors() {
+		diags = append(diags, j.checkNeeds(dinfo, afterBlk)...)
+	}
 	if fu, ok := j.Source.(FieldUser); ok && !diags.HasErrors() {
 		names := []string{j.Source.Label()}
 		for n := range j.used {
@@ -332,6 +339,7 @@ func (j *Job) decodeMap(mapBlk *hcl.Block, eval *hcl.EvalContext, env map[string
 			continue
 		}
 		m := &Mapping{Field: f, Expr: src, personal: j.readsPersonal(prog)}
+		m.fields, _ = j.reads(prog)
 		if id, ok := prog.Node().(*ast.IdentifierNode); ok && id.Value != "vars" {
 			m.copyOf = id.Value
 		}
@@ -460,4 +468,51 @@ func decodeActions(info DestinationInfo, blk *hcl.Block, eval *hcl.EvalContext) 
 		}
 	}
 	return out, diags
+}
+
+// checkNeeds warns when an action the job turns on assumes a field is set
+// (Action.Needs) and nothing keeps out records where it is not: no filter
+// reads a source field the field's mapping reads.
+func (j *Job) checkNeeds(info DestinationInfo, after *hcl.Block) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, a := range info.Actions {
+		if !slices.Contains(j.Actions, a.Name) {
+			continue
+		}
+		for _, need := range a.Needs {
+			var m *Mapping
+			for _, mm := range j.Mappings {
+				if mm.Field.Name == need {
+					m = mm
+				}
+			}
+			guarded := false
+			if m != nil {
+				for _, f := range j.Filters {
+					for _, field := range m.fields {
+						guarded = guarded || slices.Contains(f.fields, field)
+					}
+				}
+			}
+			if guarded {
+				continue
+			}
+			detail := fmt.Sprintf("%[1]s runs for every record whose export succeeds, and the job maps no %[2]s, so every record gets %[1]s without one.", a.Name, need)
+			if m != nil {
+				src := need
+				if len(m.fields) > 0 {
+					src = m.fields[0]
+				}
+				detail = fmt.Sprintf("%[1]s runs for every record whose export succeeds, and no filter reads %[2]s, which %[3]s comes from, so a record without %[2]s gets %[1]s too. A filter keeps such records out: filter \"has-%[2]s\" { when = \"%[2]s != nil\" }.",
+					a.Name, src, need)
+			}
+			subject := after.DefRange
+			if attrs, _ := after.Body.JustAttributes(); attrs[a.Name] != nil {
+				subject = attrs[a.Name].Range
+			}
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: fmt.Sprintf("Action may run without %s", need),
+				Detail: detail, Subject: subject.Ptr(), Context: after.DefRange.Ptr()})
+		}
+	}
+	return diags
 }

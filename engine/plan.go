@@ -33,8 +33,7 @@ type PlanOptions struct {
 // the destination and needs none of its credentials.
 func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, error) {
 	var counts Counts
-	var caveated []string
-	cav := j.caveat()
+	var fx effects
 	// A plan can be a line per record for a million records: buffer it.
 	bw := bufio.NewWriterSize(w, 64<<10)
 	defer bw.Flush()
@@ -64,10 +63,14 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 		for i := range pending {
 			it := &pending[i]
 			counts.add(it.Status)
-			if it.Status == Send && cav != "" {
-				caveated = append(caveated, it.Payload.Key)
+			var its []string
+			if it.Status == Send {
+				its = j.sideEffects(it.Payload)
+				for _, msg := range its {
+					fx.add(msg, it.Payload.Key)
+				}
 			}
-			pw.item(it)
+			pw.item(it, its)
 		}
 		pending = pending[:0]
 		return nil
@@ -85,7 +88,7 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 	if err != nil {
 		return counts, err
 	}
-	pw.end(counts, cav, caveated)
+	pw.end(counts, fx.list)
 	if err := bw.Flush(); err != nil && pw.err == nil {
 		pw.err = err
 	}
@@ -97,6 +100,19 @@ func (j *Job) caveat() string {
 		return c.Caveat()
 	}
 	return ""
+}
+
+// sideEffects lists what the job's actions will do to p beyond its
+// values: the destination's effects, then its caveat.
+func (j *Job) sideEffects(p Payload) []string {
+	var out []string
+	if se, ok := j.Dest.(SideEffecter); ok {
+		out = se.SideEffects(p)
+	}
+	if c := j.caveat(); c != "" {
+		out = append(out, c)
+	}
+	return out
 }
 
 type planWriter struct {
@@ -196,9 +212,10 @@ type jsonItem struct {
 	Clears  []string       `json:"clears,omitempty"`
 	Current map[string]any `json:"current,omitempty"` // with -compare
 	Changes []string       `json:"changes,omitzero"`  // with -compare: fields whose value differs; empty, not absent, when none does
+	Effects []string       `json:"side_effects,omitempty"`
 }
 
-func (p *planWriter) item(it *Item) {
+func (p *planWriter) item(it *Item, effects []string) {
 	p.begin()
 	if p.json {
 		ji := jsonItem{Pos: it.Pos, Label: it.Label, Status: it.Status.String(), Filter: it.Filter, Reason: Clip(it.Reason)}
@@ -212,6 +229,7 @@ func (p *planWriter) item(it *Item) {
 				ji.Values[fv.Name] = v
 			}
 		}
+		ji.Effects = effects
 		if it.Status == Send || it.Status == Unchanged {
 			ji.Key, ji.Payload = it.Payload.Key, it.Payload.Values
 			ji.Clears = clears(it.Payload)
@@ -388,13 +406,13 @@ func (p *planWriter) quote(s string) string {
 	return q
 }
 
-func (p *planWriter) end(c Counts, caveat string, caveated []string) {
+func (p *planWriter) end(c Counts, fx []SideEffect) {
 	p.begin()
 	actions := p.j.Actions
 	if p.json {
 		tail := map[string]any{"summary": c, "after_export": actions}
-		if caveat != "" && len(caveated) > 0 {
-			tail["caveat"] = map[string]any{"message": caveat, "keys": caveated}
+		if len(fx) > 0 {
+			tail["side_effects"] = fx
 		}
 		b, _ := json.Marshal(tail)
 		p.printf("\n],%s\n", strings.TrimPrefix(string(b), "{"))
@@ -404,10 +422,20 @@ func (p *planWriter) end(c Counts, caveat string, caveated []string) {
 	if len(actions) > 0 && c.Send > 0 {
 		p.printf("After export: %s, for each record whose export succeeds.\n", strings.Join(actions, ", "))
 	}
-	if caveat != "" && len(caveated) > 0 {
-		p.printf("Caveat: %s\n  %s\n", caveat, strings.Join(caveated, " "))
-	}
+	writeSideEffects(p.w, "Side effects", fx)
 	p.printf("Plan: %s.\n", c)
+}
+
+// writeSideEffects lists each effect with its count and records, as plans
+// and run summaries show them.
+func writeSideEffects(w io.Writer, title string, fx []SideEffect) {
+	if len(fx) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s:\n", title)
+	for _, e := range fx {
+		fmt.Fprintf(w, "  %s (%d):\n    %s\n", e.Message, len(e.Keys), strings.Join(e.Keys, " "))
+	}
 }
 
 // changes lists the payload's fields whose value differs from cur; a

@@ -97,3 +97,29 @@ type FieldValue struct {
 	Name  string
 	Value any
 }
+
+// SideEffect is one effect of a job's actions beyond its payloads, and
+// the records it touches (see SideEffecter and Caveater).
+type SideEffect struct {
+	Message string   `json:"message"`
+	Keys    []string `json:"keys"`
+}
+
+// effects gathers side effects in the order they are first met.
+type effects struct {
+	list []SideEffect
+	at   map[string]int
+}
+
+func (e *effects) add(msg, key string) {
+	i, ok := e.at[msg]
+	if !ok {
+		if e.at == nil {
+			e.at = map[string]int{}
+		}
+		i = len(e.list)
+		e.at[msg] = i
+		e.list = append(e.list, SideEffect{Message: msg})
+	}
+	e.list[i].Keys = append(e.list[i].Keys, key)
+}

@@ -30,6 +30,11 @@ type Setting struct {
 type Action struct {
 	Name string
 	Doc  string
+	// Needs names destination fields the action assumes are set (moving
+	// an order to 処理済み assumes it has shipped). validate warns when a
+	// job turns the action on and no filter keeps out records whose
+	// mapping of such a field reads nothing.
+	Needs []string
 }
 
 // SourceInfo describes a source connector: what `source "NAME"` means.

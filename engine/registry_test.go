@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/goqsync/runner/connectors/futureshop"
 	"github.com/goqsync/runner/connectors/goq"
 	"github.com/goqsync/runner/engine"
+	"github.com/goqsync/runner/engine/enginetest"
 )
 
 func TestRegisterRejects(t *testing.T) {
@@ -137,6 +139,67 @@ func TestAfterExport(t *testing.T) {
 			}
 			if got := cfg.Jobs[0].Actions; strings.Join(got, ",") != strings.Join(tt.actions, ",") {
 				t.Errorf("Actions = %q, want %q", got, tt.actions)
+			}
+		})
+	}
+}
+
+// TestActionNeeds: an action that assumes a field is set (Action.Needs)
+// draws a warning, at the after_export line, unless a filter reads what
+// the field's mapping reads.
+func TestActionNeeds(t *testing.T) {
+	const job = `job "ship" {
+  source "test" {}
+  destination "test" {}
+%s
+  map {
+    order_no = "order_no"
+%s
+  }
+  after_export {
+    complete = true
+  }
+}
+`
+	tests := []struct {
+		name, filter, mapping string
+		warn                  string // in the warning's detail; "" for none
+	}{
+		{"guarded", `  filter "shipped" {
+    when = "shipped != nil"
+  }`, `    shipping_date = "shipped"`, ""},
+		{"guarded inside an expression", `  filter "recent" {
+    when = "within_days(shipped, 3) && status != 'hold'"
+  }`, `    shipping_date = "ymd(shipped)"`, ""},
+		{"unguarded", `  filter "status" {
+    when = "status != 'hold'"
+  }`, `    shipping_date = "shipped"`, `no filter reads shipped, which shipping_date comes from, so a record without shipped gets complete too. A filter keeps such records out: filter "has-shipped" { when = "shipped != nil" }.`},
+		{"unmapped", "", "", "the job maps no shipping_date"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "job.hcl")
+			if err := os.WriteFile(path, []byte(fmt.Sprintf(job, tt.filter, tt.mapping)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			src := enginetest.NewSource(enginetest.SourceConfig{Fields: []engine.Field{
+				{Name: "order_no", Kind: engine.String}, {Name: "status", Kind: engine.String}, {Name: "shipped", Kind: engine.Date}}, Label: "order_no"})
+			dst := enginetest.NewDestination(enginetest.DestinationConfig{
+				Fields:  []engine.Field{{Name: "order_no", Kind: engine.String, Required: true}, {Name: "shipping_date", Kind: engine.Date}},
+				Actions: []engine.Action{{Name: "complete", Needs: []string{"shipping_date"}}}})
+			reg := engine.NewRegistry()
+			enginetest.Register(reg, src, dst)
+			_, diags := engine.Load([]string{path}, engine.LoadOptions{Registry: reg, LookupEnv: func(string) (string, bool) { return "", false }})
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			switch {
+			case tt.warn == "" && len(diags) > 0:
+				t.Errorf("unexpected %v", diags)
+			case tt.warn != "" && (len(diags) != 1 || !strings.Contains(diags[0].Detail, tt.warn)):
+				t.Errorf("diags %v, want a warning saying %q", diags, tt.warn)
+			case tt.warn != "" && diags[0].Subject.Start.Line != strings.Count(fmt.Sprintf(job, tt.filter, tt.mapping)[:strings.Index(fmt.Sprintf(job, tt.filter, tt.mapping), "complete =")], "\n")+1:
+				t.Errorf("warning at %v, want the after_export line", diags[0].Subject)
 			}
 		})
 	}

@@ -67,12 +67,13 @@ type RunSummary struct {
 	Batches     int            `json:"batches"`
 	Actions     map[string]int `json:"actions,omitempty"` // successes per action
 	Failures    []Failure      `json:"failures,omitempty"`
-	Caveat      string         `json:"caveat,omitempty"`
-	CaveatKeys  []string       `json:"caveat_keys,omitempty"`
-	Interrupted bool           `json:"interrupted,omitempty"`
-	Archived    []string       `json:"archived,omitempty"` // inputs retired after this run
-	Kept        []string       `json:"kept,omitempty"`     // inputs kept for the next run: something in them is not settled
-	NotSent     int            `json:"not_sent,omitempty"` // read but left by an interruption or a stop
+	// SideEffects are what the actions did beyond the payloads, to the
+	// records whose export and actions succeeded (see SideEffecter).
+	SideEffects []SideEffect `json:"side_effects,omitempty"`
+	Interrupted bool         `json:"interrupted,omitempty"`
+	Archived    []string     `json:"archived,omitempty"` // inputs retired after this run
+	Kept        []string     `json:"kept,omitempty"`     // inputs kept for the next run: something in them is not settled
+	NotSent     int          `json:"not_sent,omitempty"` // read but left by an interruption or a stop
 	// Pending counts records sent in a batch whose outcome the run could
 	// not learn before it stopped: the ledger keeps them pending, and the
 	// next run sends them again.
@@ -216,8 +217,6 @@ func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err err
 	if st, ok := conn.(Stager); ok {
 		b.token = st.StageToken()
 	}
-	b.caveat = j.caveat()
-	sum.Caveat = b.caveat
 	// The connection is closed (and what it staged committed and settled)
 	// on every way out, before any input is archived.
 	closed := false

@@ -601,8 +601,12 @@ func checkRun(t *testing.T, sum engine.RunSummary, err error, want runWant) {
 	if !slices.Equal(lines, want.failures) {
 		t.Errorf("failures:\n got %q\nwant %q", lines, want.failures)
 	}
-	if !slices.Equal(sum.Kept, want.kept) || !slices.Equal(sum.CaveatKeys, want.caveatKeys) {
-		t.Errorf("kept %q, caveat keys %q; want %q, %q", sum.Kept, sum.CaveatKeys, want.kept, want.caveatKeys)
+	var caveatKeys []string
+	for _, e := range sum.SideEffects {
+		caveatKeys = append(caveatKeys, e.Keys...)
+	}
+	if !slices.Equal(sum.Kept, want.kept) || !slices.Equal(caveatKeys, want.caveatKeys) {
+		t.Errorf("kept %q, side effect keys %q; want %q, %q", sum.Kept, caveatKeys, want.kept, want.caveatKeys)
 	}
 	wantOK := want.failed == 0 && want.counts.Errors == 0 && !want.interrupted && want.pending == 0
 	if sum.Succeeded() != wantOK {

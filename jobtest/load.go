@@ -101,6 +101,9 @@ func (s *Suite) load(r *Run, overrides []engine.Override) (*engine.Config, *engi
 	if diags.HasErrors() {
 		return cfg, nil, diags
 	}
+	// Warnings about the job files are theirs: validate and plan show them
+	// once, not once per run block that loads them.
+	diags = nil
 	j, d := pick(cfg, r)
 	diags = append(diags, d...)
 	if j == nil {

@@ -527,8 +527,8 @@ func printSummary(w interface{ Write([]byte) (int, error) }, s engine.RunSummary
 	for _, a := range sortedKeys(s.Actions) {
 		fmt.Fprintf(w, "  after export: %s done for %d record(s)\n", a, s.Actions[a])
 	}
-	if len(s.CaveatKeys) > 0 {
-		fmt.Fprintf(w, "  caveat: %s\n    %s\n", s.Caveat, strings.Join(s.CaveatKeys, " "))
+	for _, e := range s.SideEffects {
+		fmt.Fprintf(w, "  side effect: %s (%d):\n    %s\n", e.Message, len(e.Keys), strings.Join(e.Keys, " "))
 	}
 	if len(s.Archived) > 0 {
 		fmt.Fprintf(w, "  archived: %s\n", strings.Join(s.Archived, " "))

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -53,6 +54,10 @@ func TestShippingExportEndToEnd(t *testing.T) {
 	out, code := invoke(t, shopEnv(t, srv), "run", "-json", "-var", "goq_export="+sample, "-now", seedNow, fast)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
+	}
+	// The one order completed with no ship date is named as a side effect.
+	if !regexp.MustCompile(`"side_effects": \[\s*\{\s*"message": "[^"]*marked 処理済み with no 出荷日[^"]*",\s*"keys": \[\s*"100000001212/1"\s*\]`).MatchString(out) {
+		t.Errorf("the run's summary does not name 100000001212/1 as completed with no ship date:\n%s", out)
 	}
 
 	want := map[string][3]string{ // shipping date, invoice no, expected arrival

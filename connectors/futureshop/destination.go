@@ -135,6 +135,22 @@ func (d *destination) Scope() string { return d.cfg.identity() }
 // Shares implements engine.Sharer.
 func (d *destination) Shares() []string { return d.cfg.shares() }
 
+// SideEffects implements engine.SideEffecter: 処理済み on an order whose
+// payload has no ship date leaves its shipment 未発送 in a completed order,
+// which the shop's staff would not expect of an export.
+func (d *destination) SideEffects(p engine.Payload) []string {
+	if !d.completeOrder {
+		return nil
+	}
+	if s, _ := p.Values[fieldShippingDate].(string); s == "" {
+		return []string{noShipDate}
+	}
+	return nil
+}
+
+// noShipDate is the side effect of completing an order with no ship date.
+const noShipDate = "出荷日なしで処理済みになります（発送は未発送のまま） / marked 処理済み with no 出荷日: the shipment stays 未発送"
+
 // Caveat returns the points caveat when the job moves orders to 処理済み
 // and the shop activates points on a status change, since API status
 // changes do not activate them; otherwise "".

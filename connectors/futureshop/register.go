@@ -36,7 +36,7 @@ var DestinationInfo = engine.DestinationInfo{
 	),
 	Fields: destinationFields(),
 	Actions: []engine.Action{
-		{Name: ActionCompleteOrder, Doc: "moves each order whose shipping update succeeded to 処理済み"},
+		{Name: ActionCompleteOrder, Doc: "moves each order whose shipping update succeeded to 処理済み", Needs: []string{fieldShippingDate}},
 	},
 	New: NewDestination,
 }
