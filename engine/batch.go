@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -21,6 +23,7 @@ type batcher struct {
 	scope string
 	size  int
 	fx    effects // side effects of what went through
+	cost  Cost    // what the batches sent were estimated to cost
 	cand  []Item
 	out   []Item
 	inOut map[string]bool
@@ -145,6 +148,9 @@ func (b *batcher) send(ctx context.Context, n int) error {
 		b.out = b.out[n:]
 		return fmt.Errorf("destination %s: %s: %w", j.DestType, stage, err)
 	}
+	if c, ok := j.Dest.(Coster); ok {
+		b.cost.add(c.Cost(batch)...)
+	}
 	results, err := b.conn.Write(ctx, batch)
 	if StopsRun(err) {
 		return stopRun("write", err)
@@ -265,6 +271,7 @@ func (b *batcher) applyActions(ctx context.Context, batch []Payload, results []R
 func (b *batcher) close(ctx context.Context) error {
 	j, sum := b.j, b.sum
 	cerr := b.conn.Close(ctx)
+	b.tally()
 	if cerr != nil {
 		cerr = fmt.Errorf("destination %s: %w", j.DestType, cerr)
 	}
@@ -301,4 +308,44 @@ func (b *batcher) close(ctx context.Context) error {
 	}
 	b.staged = nil
 	return cerr
+}
+
+// tally puts into the summary what the batches sent were estimated to cost
+// beside the calls the connection counted, so that an estimate that does
+// not hold shows.
+func (b *batcher) tally() {
+	c, ok := b.j.Dest.(Coster)
+	if !ok {
+		return
+	}
+	est := runCost(c, b.cost)
+	b.sum.Estimated = &est
+	if cc, ok := b.conn.(CallCounter); ok {
+		got := cc.Calls()
+		var made Cost
+		for _, k := range est.kinds {
+			made.add(Calls{k, got[k]})
+			delete(got, k)
+		}
+		for _, k := range slices.Sorted(maps.Keys(got)) {
+			made.add(Calls{k, got[k]})
+		}
+		b.sum.Calls = &made
+	}
+}
+
+// runCost is what a run whose batches cost batches costs in all: the
+// overhead first, as it comes on the wire, and the time at the rate.
+func runCost(c Coster, batches Cost) Cost {
+	var all Cost
+	if batches.Total > 0 {
+		all.add(c.Overhead()...)
+	}
+	for _, k := range batches.kinds {
+		all.add(Calls{k, batches.Calls[k]})
+	}
+	if r := c.Rate(); r > 0 {
+		all.Seconds, all.Rate = float64(all.Total)/r, r
+	}
+	return all
 }

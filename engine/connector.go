@@ -191,6 +191,33 @@ type SideEffecter interface {
 	SideEffects(p Payload) []string
 }
 
+// Coster is implemented by destinations whose calls are a budget (a shop's
+// requests per second): a plan says what sending will cost before anything
+// is sent, and a run's summary puts that beside the calls it made.
+type Coster interface {
+	// Cost returns the calls, by kind ("shipping", "complete") in the
+	// order they are made, that writing one batch and running the job's
+	// actions on it cost when every record succeeds.
+	Cost(batch []Payload) []Calls
+	// Overhead returns the calls any run that sends anything costs once
+	// (a token).
+	Overhead() []Calls
+	// Rate is the calls a second the destination allows; 0 means no limit.
+	Rate() float64
+}
+
+// Calls are n calls of one kind.
+type Calls struct {
+	Kind string
+	N    int
+}
+
+// CallCounter is implemented by Conns that count the calls they made, by
+// the kinds their destination's Cost uses.
+type CallCounter interface {
+	Calls() map[string]int
+}
+
 // Caveater is implemented by destinations whose configured actions need a
 // person's attention for every record they touch (the futureshop points
 // caveat). Plans and runs list the records under the caveat.

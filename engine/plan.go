@@ -34,6 +34,11 @@ type PlanOptions struct {
 func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, error) {
 	var counts Counts
 	var fx effects
+	// What sending costs, batch by batch as a run would form them.
+	var cost Cost
+	coster, _ := j.Dest.(Coster)
+	size := max(j.Dest.BatchSize(), 1)
+	var batch []Payload
 	// A plan can be a line per record for a million records: buffer it.
 	bw := bufio.NewWriterSize(w, 64<<10)
 	defer bw.Flush()
@@ -65,6 +70,12 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 			counts.add(it.Status)
 			var its []string
 			if it.Status == Send {
+				if coster != nil {
+					if batch = append(batch, it.Payload); len(batch) == size {
+						cost.add(coster.Cost(batch)...)
+						batch = batch[:0]
+					}
+				}
 				its = j.sideEffects(it.Payload)
 				for _, msg := range its {
 					fx.add(msg, it.Payload.Key)
@@ -88,7 +99,15 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 	if err != nil {
 		return counts, err
 	}
-	pw.end(counts, fx.list)
+	var pc *Cost
+	if coster != nil {
+		if len(batch) > 0 {
+			cost.add(coster.Cost(batch)...)
+		}
+		all := runCost(coster, cost)
+		pc = &all
+	}
+	pw.end(counts, fx.list, pc)
 	if err := bw.Flush(); err != nil && pw.err == nil {
 		pw.err = err
 	}
@@ -406,13 +425,16 @@ func (p *planWriter) quote(s string) string {
 	return q
 }
 
-func (p *planWriter) end(c Counts, fx []SideEffect) {
+func (p *planWriter) end(c Counts, fx []SideEffect, cost *Cost) {
 	p.begin()
 	actions := p.j.Actions
 	if p.json {
 		tail := map[string]any{"summary": c, "after_export": actions}
 		if len(fx) > 0 {
 			tail["side_effects"] = fx
+		}
+		if cost != nil {
+			tail["cost"] = cost
 		}
 		b, _ := json.Marshal(tail)
 		p.printf("\n],%s\n", strings.TrimPrefix(string(b), "{"))
@@ -423,6 +445,9 @@ func (p *planWriter) end(c Counts, fx []SideEffect) {
 		p.printf("After export: %s, for each record whose export succeeds.\n", strings.Join(actions, ", "))
 	}
 	writeSideEffects(p.w, "Side effects", fx)
+	if cost != nil {
+		p.printf("Cost at %s: %s.\n", p.j.DestType, cost)
+	}
 	p.printf("Plan: %s.\n", c)
 }
 

@@ -1,6 +1,11 @@
 package engine
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Status is what happens to one source record.
 type Status int
@@ -122,4 +127,48 @@ func (e *effects) add(msg, key string) {
 		e.list = append(e.list, SideEffect{Message: msg})
 	}
 	e.list[i].Keys = append(e.list[i].Keys, key)
+}
+
+// Cost is what sending costs at a destination (see Coster).
+type Cost struct {
+	Calls map[string]int `json:"calls"` // by kind
+	Total int            `json:"total"`
+	// Seconds is how long the calls take at the destination's rate, at
+	// the least; 0 when it sets none.
+	Seconds float64  `json:"seconds,omitempty"`
+	Rate    float64  `json:"rate,omitempty"` // calls a second the destination allows
+	kinds   []string // Calls' keys in the order they come
+}
+
+// add adds calls to c, keeping the order kinds first come in.
+func (c *Cost) add(calls ...Calls) {
+	for _, k := range calls {
+		if k.N == 0 {
+			continue
+		}
+		if c.Calls == nil {
+			c.Calls = map[string]int{}
+		}
+		if _, ok := c.Calls[k.Kind]; !ok {
+			c.kinds = append(c.kinds, k.Kind)
+		}
+		c.Calls[k.Kind] += k.N
+		c.Total += k.N
+	}
+}
+
+// String reads "7 call(s) (1 token, 3 shipping, 3 complete), about 7s".
+func (c Cost) String() string {
+	if c.Total == 0 {
+		return "no calls"
+	}
+	parts := make([]string, len(c.kinds))
+	for i, k := range c.kinds {
+		parts[i] = fmt.Sprintf("%d %s", c.Calls[k], k)
+	}
+	s := fmt.Sprintf("%d call(s) (%s)", c.Total, strings.Join(parts, ", "))
+	if c.Seconds > 0 {
+		s += fmt.Sprintf(", about %s at %s request(s)/s", time.Duration(c.Seconds*float64(time.Second)).Round(time.Second), strconv.FormatFloat(c.Rate, 'f', -1, 64))
+	}
+	return s
 }

@@ -67,6 +67,10 @@ type RunSummary struct {
 	Batches     int            `json:"batches"`
 	Actions     map[string]int `json:"actions,omitempty"` // successes per action
 	Failures    []Failure      `json:"failures,omitempty"`
+	// Estimated is what the batches sent were expected to cost at the
+	// destination, and Calls what they did cost (see Coster).
+	Estimated *Cost `json:"estimated_cost,omitempty"`
+	Calls     *Cost `json:"calls,omitempty"`
 	// SideEffects are what the actions did beyond the payloads, to the
 	// records whose export and actions succeeded (see SideEffecter).
 	SideEffects []SideEffect `json:"side_effects,omitempty"`

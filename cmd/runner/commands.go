@@ -527,6 +527,9 @@ func printSummary(w interface{ Write([]byte) (int, error) }, s engine.RunSummary
 	for _, a := range sortedKeys(s.Actions) {
 		fmt.Fprintf(w, "  after export: %s done for %d record(s)\n", a, s.Actions[a])
 	}
+	if s.Calls != nil && s.Estimated != nil {
+		fmt.Fprintf(w, "  calls: %s; estimated %s\n", s.Calls, s.Estimated)
+	}
 	for _, e := range s.SideEffects {
 		fmt.Fprintf(w, "  side effect: %s (%d):\n    %s\n", e.Message, len(e.Keys), strings.Join(e.Keys, " "))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/goqsync/runner/connectors/futureshop/futureshoptest"
+	"github.com/goqsync/runner/engine"
 )
 
 // admitted are the sample's orders the seed rules admit at seedNow.
@@ -399,4 +401,55 @@ func TestBadRowNamesOrderAndHeader(t *testing.T) {
 	if code == exitOK || !strings.Contains(out, want) {
 		t.Errorf("exit %d, want a line %q\n%s", code, want, out)
 	}
+}
+
+// TestCostEstimate: what plan says a run will cost at the shop is what the
+// run then spends, call for call, from no order to several batches.
+func TestCostEstimate(t *testing.T) {
+	fast := fastShipping(t)
+	for _, n := range []int{0, 1, 100, 101, 250} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
+			defer srv.Close()
+			export, _ := thousandOrders(t, srv, n)
+			e := shopEnv(t, srv)
+			args := []string{"-json", "-var", "goq_export=" + export, "-now", seedNow, fast}
+			out, code := invoke(t, e, append([]string{"plan"}, args...)...)
+			var plan struct {
+				Cost engine.Cost `json:"cost"`
+			}
+			if err := json.Unmarshal([]byte(stdout(out)), &plan); err != nil || code != 0 {
+				t.Fatalf("plan: exit %d, %v\n%s", code, err, out)
+			}
+			out, code = invoke(t, e, append([]string{"run"}, args...)...)
+			var runs []engine.RunSummary
+			if err := json.Unmarshal([]byte(stdout(out)), &runs); err != nil || code != 0 || len(runs) != 1 {
+				t.Fatalf("run: exit %d, %v\n%s", code, err, out)
+			}
+			got := map[string]int{}
+			for _, r := range srv.Requests() {
+				got[map[string]string{"/oauth/token": "token", "/admin-api/v1/shipping/status": "shipping", "/admin-api/v1/order/complete": "complete"}[r.Path]]++
+			}
+			want := map[string]int{}
+			if n > 0 {
+				batches := (n + 99) / 100
+				want = map[string]int{"token": 1, "shipping": batches, "complete": batches}
+			}
+			if !maps.Equal(plan.Cost.Calls, want) && !(n == 0 && len(plan.Cost.Calls) == 0) {
+				t.Errorf("plan's estimate %v, want %v", plan.Cost.Calls, want)
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("the shop saw %v, want %v", got, want)
+			}
+			if r := runs[0]; n > 0 && (r.Estimated == nil || r.Calls == nil || !maps.Equal(r.Estimated.Calls, want) || !maps.Equal(r.Calls.Calls, want)) {
+				t.Errorf("run's summary: estimated %+v, calls %+v; want %v", r.Estimated, r.Calls, want)
+			}
+		})
+	}
+}
+
+// stdout is the standard output of an invoke transcript.
+func stdout(transcript string) string {
+	s := transcript[strings.Index(transcript, "--- stdout\n")+len("--- stdout\n"):]
+	return s[:strings.Index(s, "--- stderr\n")]
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -119,10 +120,36 @@ type client struct {
 	token   string
 	renewAt time.Time
 
-	bmu      sync.Mutex // guards the circuit breaker and lastSent
+	bmu      sync.Mutex // guards the circuit breaker, lastSent and calls
 	failures int        // attempts in a row that did not reach the shop
 	lastFail error
-	lastSent time.Time // when this client last sent a request
+	lastSent time.Time      // when this client last sent a request
+	calls    map[string]int // requests sent, by callKind
+}
+
+// callKind names a request for cost accounting: the kinds the
+// destination's Cost uses.
+func callKind(path string) string {
+	switch {
+	case path == tokenPath:
+		return "token"
+	case path == shippingStatusPath:
+		return "shipping"
+	case path == completePath:
+		return "complete"
+	case path == searchPath:
+		return "search"
+	case strings.HasPrefix(path, detailPath):
+		return "detail"
+	}
+	return path
+}
+
+// Calls returns the requests this client sent, by kind.
+func (c *client) Calls() map[string]int {
+	c.bmu.Lock()
+	defer c.bmu.Unlock()
+	return maps.Clone(c.calls)
 }
 
 func newClient(cfg config) (*client, error) {
@@ -488,6 +515,10 @@ func (c *client) attempt(ctx context.Context, method string, u *url.URL, orders 
 	}
 	c.bmu.Lock()
 	c.lastSent = time.Now()
+	if c.calls == nil {
+		c.calls = map[string]int{}
+	}
+	c.calls[callKind(u.Path)]++
 	c.bmu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
 	defer cancel()

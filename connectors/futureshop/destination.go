@@ -135,6 +135,26 @@ func (d *destination) Scope() string { return d.cfg.identity() }
 // Shares implements engine.Sharer.
 func (d *destination) Shares() []string { return d.cfg.shares() }
 
+// Cost implements engine.Coster: the 発送API takes batchSize orders a
+// call, and 処理済み the same orders a call after it.
+func (d *destination) Cost(batch []engine.Payload) []engine.Calls {
+	n := len(chunkByOrder(batch, func(p engine.Payload) string { no, _ := p.Values[fieldOrderNo].(string); return no }, d.batchSize))
+	calls := []engine.Calls{{Kind: "shipping", N: n}}
+	if d.completeOrder {
+		calls = append(calls, engine.Calls{Kind: "complete", N: n})
+	}
+	return calls
+}
+
+// Overhead implements engine.Coster: a run's first call fetches a token.
+func (d *destination) Overhead() []engine.Calls { return []engine.Calls{{Kind: "token", N: 1}} }
+
+// Rate implements engine.Coster.
+func (d *destination) Rate() float64 { return d.cfg.rateLimit }
+
+// Calls implements engine.CallCounter: the requests the connection sent.
+func (c *conn) Calls() map[string]int { return c.c.Calls() }
+
 // SideEffects implements engine.SideEffecter: 処理済み on an order whose
 // payload has no ship date leaves its shipment 未発送 in a completed order,
 // which the shop's staff would not expect of an export.
