@@ -26,6 +26,12 @@ type PlanOptions struct {
 	Compare bool
 	// Now is the plan's clock; zero: the job's pinned time or the wall clock.
 	Now time.Time
+	// Summary prints no records, only counts per filter, side effect and
+	// error kind with the first few of each (a plan of 200,000 rows).
+	Summary bool
+	// Only prints just the records that would be "send", "excluded",
+	// "errors" or "unchanged"; the summary is whole.
+	Only string
 }
 
 // Plan reads the job's source and writes, for every record, whether it
@@ -42,7 +48,7 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 	// A plan can be a line per record for a million records: buffer it.
 	bw := bufio.NewWriterSize(w, 64<<10)
 	defer bw.Flush()
-	pw := &planWriter{w: bw, j: j, json: opts.JSON, now: j.now(opts.Now)}
+	pw := &planWriter{w: bw, j: j, json: opts.JSON, now: j.now(opts.Now), summary: opts.Summary, only: opts.Only}
 	scope := j.Scope()
 	if opts.Ledger != nil {
 		pw.ledger, pw.scope = opts.LedgerName, scope
@@ -135,8 +141,13 @@ func (j *Job) sideEffects(p Payload) []string {
 }
 
 type planWriter struct {
-	now   time.Time // the plan's clock
-	clock *clock    // for exclusions' windows, made when first needed
+	summary bool   // see PlanOptions
+	only    string // see PlanOptions
+	items   int    // records written
+	// byFilter and byError tally exclusions and errors for -summary.
+	byFilter, byError tally
+	now               time.Time // the plan's clock
+	clock             *clock    // for exclusions' windows, made when first needed
 	// held holds the destination's current values of the items being
 	// written, by index in the flushed chunk, with -compare.
 	held  map[*Item]map[string]any
@@ -236,6 +247,25 @@ type jsonItem struct {
 
 func (p *planWriter) item(it *Item, effects []string) {
 	p.begin()
+	switch {
+	case !p.summary:
+	case it.Status == Excluded:
+		p.byFilter.add(it.Filter, it.Label)
+	case it.Status == Invalid:
+		kind := it.Stage
+		if r, _, ok := strings.Cut(it.Reason, ": "); ok && len(r) < 80 {
+			kind += ": " + r
+		}
+		label := it.Label
+		if label == "" {
+			label = it.Pos
+		}
+		p.byError.add(kind, label)
+	}
+	if p.summary || !p.shows(it.Status) {
+		return
+	}
+	p.items++
 	if p.json {
 		ji := jsonItem{Pos: it.Pos, Label: it.Label, Status: it.Status.String(), Filter: it.Filter, Reason: Clip(it.Reason)}
 		if len(it.Values) > 0 {
@@ -425,11 +455,77 @@ func (p *planWriter) quote(s string) string {
 	return q
 }
 
+// shows reports whether -only lets a record of status s be printed.
+func (p *planWriter) shows(s Status) bool {
+	switch p.only {
+	case "send":
+		return s == Send
+	case "excluded":
+		return s == Excluded
+	case "errors":
+		return s == Invalid
+	case "unchanged":
+		return s == Unchanged
+	}
+	return true
+}
+
+// tally counts records by a name and keeps the first few of each.
+type tally struct {
+	names []string
+	count map[string]int
+	first map[string][]string
+}
+
+const tallyFirst = 10
+
+func (t *tally) add(name, label string) {
+	if t.count == nil {
+		t.count, t.first = map[string]int{}, map[string][]string{}
+	}
+	if _, ok := t.count[name]; !ok {
+		t.names = append(t.names, name)
+	}
+	t.count[name]++
+	if len(t.first[name]) < tallyFirst {
+		t.first[name] = append(t.first[name], label)
+	}
+}
+
+func (t *tally) write(w io.Writer, title string, quote bool) {
+	if len(t.names) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s:\n", title)
+	for _, n := range t.names {
+		more := ""
+		if c := t.count[n]; c > len(t.first[n]) {
+			more = " …"
+		}
+		name := n
+		if quote {
+			name = strconv.Quote(n)
+		}
+		fmt.Fprintf(w, "  %s (%d): %s%s\n", name, t.count[n], strings.Join(t.first[n], " "), more)
+	}
+}
+
+func (t *tally) json() map[string]any {
+	out := map[string]any{}
+	for _, n := range t.names {
+		out[n] = map[string]any{"count": t.count[n], "first": t.first[n]}
+	}
+	return out
+}
+
 func (p *planWriter) end(c Counts, fx []SideEffect, cost *Cost) {
 	p.begin()
 	actions := p.j.Actions
 	if p.json {
 		tail := map[string]any{"summary": c, "after_export": actions}
+		if p.summary {
+			tail["excluded_by_filter"], tail["errors_by_kind"] = p.byFilter.json(), p.byError.json()
+		}
 		if len(fx) > 0 {
 			tail["side_effects"] = fx
 		}
@@ -440,9 +536,15 @@ func (p *planWriter) end(c Counts, fx []SideEffect, cost *Cost) {
 		p.printf("\n],%s\n", strings.TrimPrefix(string(b), "{"))
 		return
 	}
-	p.printf("\n")
+	if p.items > 0 {
+		p.printf("\n")
+	}
 	if len(actions) > 0 && c.Send > 0 {
 		p.printf("After export: %s, for each record whose export succeeds.\n", strings.Join(actions, ", "))
+	}
+	if p.summary {
+		p.byFilter.write(p.w, "Excluded, by filter", true)
+		p.byError.write(p.w, "Errors, by kind", false)
 	}
 	writeSideEffects(p.w, "Side effects", fx)
 	if cost != nil {

@@ -414,14 +414,22 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 	force := fs.Bool("force", false, "show records the last export already sent as to send")
 	noLedger := fs.Bool("no-ledger", false, "ignore what earlier runs recorded")
 	compare := fs.Bool("compare", false, "read the destination's current values and mark what each record would change (needs its credentials)")
+	summary := fs.Bool("summary", false, "print only the summary: counts per filter, side effect and error kind, with the first 10 of each")
+	only := fs.String("only", "", "print only the records that would be: send, excluded, errors or unchanged")
 	if code, ok := c.parse(fs, args); !ok {
 		return code
+	}
+	switch *only {
+	case "", "send", "excluded", "errors", "unchanged":
+	default:
+		fmt.Fprintf(c.stderr, "runner plan: -only %q: want send, excluded, errors or unchanged\n", *only)
+		return exitConfig
 	}
 	_, jobs, ok := c.runnableJobs(fs, &jf, compare)
 	if !ok {
 		return exitConfig
 	}
-	opts := engine.PlanOptions{JSON: jf.json, Force: *force, Compare: *compare}
+	opts := engine.PlanOptions{JSON: jf.json, Force: *force, Compare: *compare, Summary: *summary, Only: *only}
 	if !*noLedger {
 		st, ok := c.existingLedger(ctx)
 		if !ok {

@@ -401,6 +401,10 @@ func TestBadRowNamesOrderAndHeader(t *testing.T) {
 	if code == exitOK || !strings.Contains(out, want) {
 		t.Errorf("exit %d, want a line %q\n%s", code, want, out)
 	}
+	out, _ = invoke(t, env(), "plan", "-summary", "-var", "goq_export="+csv, "-now", seedNow, job)
+	if want := "Errors, by kind:\n  source: 更新日時 (updated_at) (1): 100000001201\n"; !strings.Contains(out, want) {
+		t.Errorf("plan -summary does not count the error by kind (%q):\n%s", want, out)
+	}
 }
 
 // TestCostEstimate: what plan says a run will cost at the shop is what the
@@ -452,4 +456,31 @@ func TestCostEstimate(t *testing.T) {
 func stdout(transcript string) string {
 	s := transcript[strings.Index(transcript, "--- stdout\n")+len("--- stdout\n"):]
 	return s[:strings.Index(s, "--- stderr\n")]
+}
+
+// TestPlanSummaryAndOnly: -summary prints counts per filter, side effect
+// and error kind with the first of each, and no records; -only prints one
+// kind of record; a bad -only is refused.
+func TestPlanSummaryAndOnly(t *testing.T) {
+	base := []string{"plan", "-no-ledger", "-var", "goq_export=" + sample, "-now", seedNow, shipping}
+	with := func(flags ...string) []string { return append(append([]string{"plan"}, flags...), base[1:]...) }
+	tests := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"plan-summary", with("-summary"), exitOK},
+		{"plan-summary-json", with("-summary", "-json"), exitOK},
+		{"plan-only-excluded", with("-only", "excluded"), exitOK},
+		{"plan-only-bad", with("-only", "sent"), exitConfig},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, code := invoke(t, env(), tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d", code, tt.code)
+			}
+			golden(t, tt.name, out)
+		})
+	}
 }
