@@ -416,6 +416,7 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 	compare := fs.Bool("compare", false, "read the destination's current values and mark what each record would change (needs its credentials)")
 	summary := fs.Bool("summary", false, "print only the summary: counts per filter, side effect and error kind, with the first 10 of each")
 	only := fs.String("only", "", "print only the records that would be: send, excluded, errors or unchanged")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when nothing would be sent, 2 when something would, 1 on an error or a bad row (Terraform's meaning)")
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
@@ -440,9 +441,10 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 			opts.Ledger, opts.LedgerName = engineLedger{s: st}, st.Where()
 		}
 	}
-	code := exitOK
+	code, send := exitOK, false
 	for _, j := range jobs {
 		counts, err := j.Plan(ctx, c.stdout, opts)
+		send = send || counts.Send > 0
 		switch {
 		case err != nil:
 			fmt.Fprintf(c.stderr, "runner plan: job %q: %v\n", j.Name, engine.Clip(err.Error()))
@@ -450,6 +452,14 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 		case counts.Errors > 0 && code == exitOK:
 			// Bad rows are what CI running plan over a fresh export must see.
 			code = exitFailed
+		}
+	}
+	if *detailed {
+		switch {
+		case code != exitOK:
+			return 1
+		case send:
+			return 2
 		}
 	}
 	return code

@@ -473,6 +473,7 @@ func TestPlanSummaryAndOnly(t *testing.T) {
 		{"plan-summary-json", with("-summary", "-json"), exitOK},
 		{"plan-only-excluded", with("-only", "excluded"), exitOK},
 		{"plan-only-bad", with("-only", "sent"), exitConfig},
+		{"plan-detailed-exitcode", with("-summary", "-detailed-exitcode"), 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -482,5 +483,29 @@ func TestPlanSummaryAndOnly(t *testing.T) {
 			}
 			golden(t, tt.name, out)
 		})
+	}
+}
+
+// TestPlanDetailedExitcode: 0 when nothing would be sent, 2 when something
+// would, 1 on a bad row.
+func TestPlanDetailedExitcode(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		row  string
+		code int
+	}{
+		{"nothing to send", sampleRow("100000001201", "キャンセル", "2026-11-26 09:12:40", "123456789012"), 0},
+		{"something to send", sampleRow("100000001201", "出荷済み", "2026-11-26 09:12:40", "123456789012"), 2},
+		{"a bad row", sampleRow("100000001201", "出荷済み", "昨日", "123456789012"), 1},
+	}
+	for _, tt := range tests {
+		path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".csv")
+		if err := os.WriteFile(path, []byte(goqHeader+tt.row+"\r\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, code := invoke(t, env(), "plan", "-detailed-exitcode", "-no-ledger", "-var", "goq_export="+path, "-now", seedNow, shipping); code != tt.code {
+			t.Errorf("%s: exit %d, want %d\n%s", tt.name, code, tt.code, out)
+		}
 	}
 }
