@@ -458,9 +458,9 @@ func blockHeader(b *hclsyntax.Block) string {
 	return s.String()
 }
 
-// sortDiags orders diagnostics by file and position, so output is stable
+// SortDiags orders diagnostics by file and position, so output is stable
 // whatever order the checks ran in.
-func sortDiags(diags hcl.Diagnostics) {
+func SortDiags(diags hcl.Diagnostics) {
 	sort.SliceStable(diags, func(i, j int) bool {
 		a, b := diags[i].Subject, diags[j].Subject
 		switch {

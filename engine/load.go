@@ -235,7 +235,7 @@ func Load(paths []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 		})
 	}
 	enclose(parser.Files(), diags)
-	sortDiags(diags)
+	SortDiags(diags)
 	return cfg, diags
 }
 
@@ -393,6 +393,6 @@ func (c *Config) CheckRunnable(job *Job, needDest bool) hcl.Diagnostics {
 		})
 	}
 	enclose(c.Files, diags)
-	sortDiags(diags)
+	SortDiags(diags)
 	return diags
 }

@@ -82,7 +82,7 @@ func Load(files []string, opts Options) (*Suite, hcl.Diagnostics) {
 			diags = append(diags, d...)
 		}
 	}
-	sortDiags(diags)
+	engine.SortDiags(diags)
 	return s, diags
 }
 
@@ -215,18 +215,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// sortDiags orders diagnostics by file and position, as validate does.
-func sortDiags(diags hcl.Diagnostics) {
-	sort.SliceStable(diags, func(i, j int) bool {
-		a, b := diags[i].Subject, diags[j].Subject
-		switch {
-		case a == nil || b == nil:
-			return a != nil && b == nil
-		case a.Filename != b.Filename:
-			return a.Filename < b.Filename
-		}
-		return a.Start.Byte < b.Start.Byte
-	})
 }
