@@ -295,6 +295,9 @@ func (s *Store) queryEvents(ctx context.Context, q string, args []any) ([]Event,
 // first prune of a long history does not hold the database for long.
 const pruneChunk = 5000
 
+// KeepEvents makes every finished run prune the events older than d.
+func (s *Store) KeepEvents(d time.Duration) { s.keep = d }
+
 // Prune deletes the events older than before and returns how many.
 func (s *Store) Prune(ctx context.Context, before time.Time) (int, error) {
 	total := 0

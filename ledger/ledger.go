@@ -145,6 +145,8 @@ type Store struct {
 
 	// now is the clock for entry times; tests replace it.
 	now func() time.Time
+	// keep is how long events are kept (KeepEvents); 0: for ever.
+	keep time.Duration
 }
 
 // Open opens the store at dsn and applies pending migrations. A dsn that
@@ -369,6 +371,11 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, at time.Time, c Coun
 	}
 	if n, err := res.RowsAffected(); err == nil && n == 0 {
 		return fmt.Errorf("finish run %d: %w", runID, ErrNotFound)
+	}
+	if s.keep > 0 {
+		// Housekeeping, not the run's outcome: a failed prune leaves old
+		// events for the next run to prune.
+		s.Prune(ctx, at.Add(-s.keep))
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ func (l engineLedger) Lookup(ctx context.Context, job, dest string, keys []strin
 func (l engineLedger) Begin(ctx context.Context, run int64, job, dest string, batch []engine.LedgerSend) error {
 	sends := make([]ledger.Send, len(batch))
 	for i, s := range batch {
-		sends[i] = ledger.Send{Key: s.Key, Hash: s.Hash, Payload: s.Payload}
+		sends[i] = ledger.Send{Key: s.Key, Hash: s.Hash, Payload: s.Payload, Label: s.Label}
 	}
 	return l.s.Begin(ctx, run, job, dest, sends)
 }
