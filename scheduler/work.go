@@ -34,9 +34,14 @@ func (s *Scheduler) work(ctx context.Context, riverID int64, a runArgs) error {
 	j, ok := s.job(a.Job)
 	if !ok {
 		log.Warn("job no longer configured; dropping its run")
+		if a.RunID != 0 && s.cfg.Ledger != nil {
+			if err := s.cfg.Ledger.CancelQueued(ctx, a.RunID, "not run: the job is no longer configured"); err != nil {
+				log.Error("closing the queued run", "run_id", a.RunID, "error", err)
+			}
+		}
 		return nil
 	}
-	req := RunRequest{Job: a.Job, Trigger: a.Trigger, Occurrence: a.Slot, Abandon: s.stopping}
+	req := RunRequest{Job: a.Job, Trigger: a.Trigger, Occurrence: a.Slot, Abandon: s.stopping, RunID: a.RunID}
 	if !a.Slot.IsZero() && j.Schedule != nil {
 		req.WaitUntil = align(j.Schedule).Next(a.Slot)
 		ctx = context.WithValue(ctx, occurrenceKey{}, a.Slot)

@@ -13,6 +13,9 @@ import (
 type engineLedger struct {
 	s       *ledger.Store
 	command string
+	// queued, when not zero, is the run the API queued this one as
+	// (serve's manual runs): StartRun starts it instead of a new one.
+	queued int64
 }
 
 func (l engineLedger) Lock(ctx context.Context, name, job string) (engine.Lock, error) {
@@ -66,6 +69,9 @@ func (l engineLedger) Adopt(ctx context.Context, job, from, to string) error {
 }
 
 func (l engineLedger) StartRun(ctx context.Context, job, trigger string, at time.Time) (int64, error) {
+	if l.queued != 0 {
+		return l.queued, l.s.StartQueued(ctx, l.queued, job, at)
+	}
 	return l.s.StartRun(ctx, job, trigger, at)
 }
 
