@@ -110,13 +110,13 @@ func TestQueuedRun(t *testing.T) {
 			if r, _ := s.Run(ctx, q); r.Status != "queued" {
 				t.Errorf("queued run after another started: %+v", r)
 			}
-			if err := s.StartQueued(ctx, q, job, t0.Add(3*time.Minute)); err != nil {
+			if err := s.StartQueued(ctx, q, job, ledger.TriggerManual, t0.Add(3*time.Minute)); err != nil {
 				t.Fatal(err)
 			}
 			if r, _ := s.Run(ctx, q); r.Status != "running" || !r.StartedAt.Equal(t0.Add(3*time.Minute)) {
 				t.Errorf("started: %+v", r)
 			}
-			if err := s.StartQueued(ctx, q, job, t0); !errors.Is(err, ledger.ErrNotFound) {
+			if err := s.StartQueued(ctx, q, job, ledger.TriggerManual, t0); !errors.Is(err, ledger.ErrNotFound) {
 				t.Errorf("starting twice: %v", err)
 			}
 			if err := s.FinishRun(ctx, q, t0.Add(4*time.Minute), ledger.Counts{OK: 1}, ""); err != nil {

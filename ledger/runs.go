@@ -32,21 +32,23 @@ func (s *Store) QueueRun(ctx context.Context, job, trigger string, at time.Time)
 	return id, nil
 }
 
-// StartQueued starts the queued run id of job at at, as StartRun starts a
-// new one. It returns an error wrapping ErrNotFound when id is not a
-// queued run of job (it started already, or was dropped).
-func (s *Store) StartQueued(ctx context.Context, id int64, job string, at time.Time) error {
+// StartQueued starts the queued run id as a run of job with trigger at
+// at, as StartRun starts a new one. What was queued under a scheduler's
+// name (a reconcile of the job) becomes the run of what actually runs. It
+// returns an error wrapping ErrNotFound when id is not a queued run (it
+// started already, or was dropped).
+func (s *Store) StartQueued(ctx context.Context, id int64, job, trigger string, at time.Time) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.closeOpen(ctx, tx, job, at); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE ledger_runs SET queued = 0, started_at = ?
-			WHERE id = ? AND job = ? AND queued = 1`), at.UTC(), id, job)
+		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE ledger_runs SET queued = 0, started_at = ?, job = ?, trigger = ?
+			WHERE id = ? AND queued = 1`), at.UTC(), job, trigger, id)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err == nil && n == 0 {
-			return fmt.Errorf("not a queued run of the job: %w", ErrNotFound)
+			return fmt.Errorf("not a queued run: %w", ErrNotFound)
 		}
 		return err
 	})

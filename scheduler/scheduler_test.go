@@ -75,7 +75,7 @@ func (r *recorder) run(ctx context.Context, req scheduler.RunRequest) (int64, er
 	job := req.Job
 	id := req.RunID
 	if id != 0 {
-		err = r.store.StartQueued(ctx, id, job, time.Now())
+		err = r.store.StartQueued(ctx, id, job, req.Trigger, time.Now())
 	} else {
 		id, err = r.store.StartRun(ctx, job, req.Trigger, time.Now())
 	}

@@ -70,7 +70,7 @@ func (l engineLedger) Adopt(ctx context.Context, job, from, to string) error {
 
 func (l engineLedger) StartRun(ctx context.Context, job, trigger string, at time.Time) (int64, error) {
 	if l.queued != 0 {
-		return l.queued, l.s.StartQueued(ctx, l.queued, job, at)
+		return l.queued, l.s.StartQueued(ctx, l.queued, job, trigger, at)
 	}
 	return l.s.StartRun(ctx, job, trigger, at)
 }

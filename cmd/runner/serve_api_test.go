@@ -245,3 +245,36 @@ func TestServeAPIRuns(t *testing.T) {
 		}
 	})
 }
+
+// TestServeAPIReconcileRun: a reconcile requested through the API starts
+// under the run id the POST answered, as the job's run with trigger
+// "reconcile", and no queued run is left behind.
+func TestServeAPIReconcileRun(t *testing.T) {
+	job := variant(t, t.TempDir(), "shipping.hcl", append(slices.Clone(fastRate),
+		"  after_export {", "  reconcile {\n    schedule = \"every 10m\"\n  }\n\n  after_export {")...)
+	srv := sampleShop(t)
+	e := shopEnv(t, srv, "RUNNER_LISTEN", "127.0.0.1:0")
+	vars := []string{"-var", "goq_export=" + sample, "-now", seedNow}
+	if out, code := invoke(t, e, append(append([]string{"run"}, vars...), job)...); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, out)
+	}
+	a := newAPI(t, startServe(t, e, append(vars, job)...))
+	var en scheduler.Enqueued
+	if code, _ := a.do("POST", "/jobs/"+reconcilePrefix+"shipping-to-futureshop/runs", &en); code != http.StatusAccepted || en.RunID == 0 {
+		t.Fatalf("POST: %d %+v", code, en)
+	}
+	var run scheduler.RunDetail
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		a.do("GET", fmt.Sprint("/runs/", en.RunID), &run)
+		if run.Status != "queued" && run.Status != "running" {
+			break
+		}
+	}
+	if run.Job != "shipping-to-futureshop" || run.Trigger != "reconcile" || run.Status != "ok" || run.Counts.Sent != 9 {
+		t.Errorf("the reconcile's run %d: %+v", en.RunID, run.Run)
+	}
+	var queued []ledger.Run
+	if a.do("GET", "/runs?status=queued", &queued); len(queued) != 0 {
+		t.Errorf("queued runs left: %+v", queued)
+	}
+}
