@@ -146,7 +146,9 @@ func (s *Scheduler) getRuns(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if v := q.Get("since"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
+		// An offset's "+" written unencoded in a query reads as a space,
+		// which RFC 3339 never holds.
+		t, err := time.Parse(time.RFC3339, strings.Replace(v, " ", "+", 1))
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "since must be an RFC 3339 time, such as 2026-11-28T10:00:00+09:00")
 			return

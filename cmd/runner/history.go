@@ -12,6 +12,7 @@ import (
 
 	"github.com/goqsync/runner/engine"
 	"github.com/goqsync/runner/ledger"
+	"github.com/goqsync/runner/scheduler"
 )
 
 func (c *cli) history(ctx context.Context, args []string) int {
@@ -219,12 +220,6 @@ func whoami(lookup func(string) (string, bool)) string {
 	return "unknown"
 }
 
-// Story is one order's story: what each run did with it, newest first.
-type Story struct {
-	Order  string         `json:"order"`
-	Events []ledger.Event `json:"events"`
-}
-
 // story prints the events of the records labelled order (of job, when
 // given), newest first, at most limit (0: all), in the local zone.
 func (c *cli) story(ctx context.Context, st *ledger.Store, order, job string, limit int, asJSON bool) int {
@@ -233,7 +228,8 @@ func (c *cli) story(ctx context.Context, st *ledger.Store, order, job string, li
 		fmt.Fprintf(c.stderr, "runner history: %v\n", err)
 		return exitFailed
 	}
-	out := Story{Order: order, Events: []ledger.Event{}}
+	// The API's shape: GET /orders/{no} answers the same.
+	out := scheduler.OrderStory{Order: order, Events: []ledger.Event{}}
 	for _, e := range evs {
 		if job != "" && e.Job != job {
 			continue

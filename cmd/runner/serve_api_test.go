@@ -151,6 +151,10 @@ func TestServeAPIRuns(t *testing.T) {
 			t.Fatalf("run %d did not end: %+v", e.RunID, run)
 			return 0
 		}
+		tokyo, err := time.LoadLocation("Asia/Tokyo")
+		if err != nil {
+			t.Fatal(err)
+		}
 		first := press()
 		between := time.Now()
 		second := press()
@@ -211,6 +215,9 @@ func TestServeAPIRuns(t *testing.T) {
 			{"?status=ok", nil},
 			{"?limit=1", []int64{second}},
 			{"?job=" + job + "&status=failed&since=" + between.Format(time.RFC3339Nano), []int64{second}},
+			// The job's zone, its "+" unencoded.
+			{"?since=" + between.In(tokyo).Format(time.RFC3339Nano), []int64{second}},
+			{"?since=" + between.Add(time.Hour).In(tokyo).Format(time.RFC3339Nano), nil},
 		} {
 			if got := ids(tt.query); !slices.Equal(got, tt.want) {
 				t.Errorf("GET /runs%s: %v, want %v", tt.query, got, tt.want)

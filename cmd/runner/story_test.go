@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/goqsync/runner/scheduler"
 )
 
 // TestOrderStory: an order sent, read again unchanged, changed (a new
@@ -32,7 +34,7 @@ func TestOrderStory(t *testing.T) {
 		run("キャンセル", "222222222222")
 
 		out, code := invoke(t, e, "history", "-order", no, "-json")
-		var story Story
+		var story scheduler.OrderStory
 		if code != exitOK || json.Unmarshal([]byte(stdoutOf(out)), &story) != nil {
 			t.Fatalf("history -order: exit %d\n%s", code, out)
 		}
