@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -34,6 +35,45 @@ type batcher struct {
 	// staged are the records waiting on it.
 	token  string
 	staged []Item
+	// notes are the records read and not sent, for a LedgerNoter.
+	notes []LedgerNote
+}
+
+// maxNotes bounds the notes a run holds before it hands them to the ledger.
+const maxNotes = 1000
+
+// note keeps what became of a record that is not sent, for its story.
+func (b *batcher) note(ctx context.Context, it *Item) error {
+	if _, ok := b.opts.Ledger.(LedgerNoter); !ok || it.Label == "" && it.Payload.Key == "" {
+		return nil
+	}
+	ln := LedgerNote{Label: it.Label, Key: it.Payload.Key, Status: it.Status, Reason: it.Reason}
+	switch it.Status {
+	case Excluded:
+		ln.Reason = it.Filter
+	case Skipped:
+		if it.Payload.Key == "" || strings.HasPrefix(it.Reason, "same record as ") {
+			return nil // a row superseded by another of the same record in this run: that one is its fate
+		}
+	}
+	b.notes = append(b.notes, ln)
+	if len(b.notes) >= maxNotes {
+		return b.flushNotes(ctx)
+	}
+	return nil
+}
+
+func (b *batcher) flushNotes(ctx context.Context) error {
+	n, ok := b.opts.Ledger.(LedgerNoter)
+	if !ok || len(b.notes) == 0 {
+		return nil
+	}
+	err := n.Note(ctx, b.sum.RunID, b.j.Name, b.scope, b.notes)
+	b.notes = b.notes[:0]
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	return nil
 }
 
 func (b *batcher) unsettle(unit string) {
@@ -58,10 +98,10 @@ func (b *batcher) add(ctx context.Context, it *Item) error {
 		b.sum.Counts.add(it.Status)
 		b.unsettle(it.Unit)
 		b.sum.fail(Failure{Key: it.Label, Pos: it.Pos, Stage: it.Stage, Message: it.Reason}, b.opts.Log)
-		return nil
+		return b.note(ctx, it)
 	default:
 		b.sum.Counts.add(it.Status)
-		return nil
+		return b.note(ctx, it)
 	}
 }
 
@@ -76,6 +116,10 @@ func (b *batcher) resolve(ctx context.Context, final bool) error {
 			b.sum.Counts.add(it.Status)
 			if it.Status == Parked {
 				b.unsettle(it.Unit)
+			}
+			if err := b.note(ctx, &it); err != nil {
+				b.cand = b.cand[i+1:]
+				return err
 			}
 			continue
 		}
@@ -132,6 +176,9 @@ func (b *batcher) send(ctx context.Context, n int) error {
 		sends, err := j.ledgerSends(batch)
 		if err != nil {
 			return fmt.Errorf("ledger: %w", err)
+		}
+		for i := range sends {
+			sends[i].Label = items[i].Label
 		}
 		if err := l.Begin(ctx, sum.RunID, j.Name, b.scope, sends); err != nil {
 			return fmt.Errorf("ledger: %w", err)
@@ -270,10 +317,13 @@ func (b *batcher) applyActions(ctx context.Context, batch []Payload, results []R
 
 func (b *batcher) close(ctx context.Context) error {
 	j, sum := b.j, b.sum
+	nerr := b.flushNotes(context.WithoutCancel(ctx))
 	cerr := b.conn.Close(ctx)
 	b.tally()
 	if cerr != nil {
 		cerr = fmt.Errorf("destination %s: %w", j.DestType, cerr)
+	} else {
+		cerr = nerr
 	}
 	if b.token == "" || len(b.staged) == 0 {
 		return cerr

@@ -68,6 +68,22 @@ type LedgerSend struct {
 	Key     string
 	Hash    string
 	Payload []byte
+	Label   string // the record's label (an order number), for its story
+}
+
+// LedgerNoter is a Ledger that also keeps what a run made of the records
+// it read and did not send (unchanged, excluded, skipped, bad), for each
+// record's story. The ledger decides what is worth keeping of them.
+type LedgerNoter interface {
+	Note(ctx context.Context, run int64, job, scope string, notes []LedgerNote) error
+}
+
+// LedgerNote is one record a run read and did not send.
+type LedgerNote struct {
+	Label  string
+	Key    string // "" when the record has none (excluded before mapping, a bad row)
+	Status Status // Unchanged, Excluded, Skipped, Parked or Invalid
+	Reason string // the filter that excluded it, or why
 }
 
 // ledgerSends prepares a batch's payloads for the ledger.

@@ -1,5 +1,5 @@
 // Package ledger is the runner's memory: what was sent to each destination,
-// what came back, and the history of runs.
+// what came back, the history of runs, and each record's story.
 //
 // For every job × destination × record key it keeps the last payload and its
 // hash, the outcome (pending, ok, failed, parked), the destination's code and
@@ -10,6 +10,15 @@
 // outcomes as each batch returns (Record, in the same transaction as the
 // run's progress), so a run killed at any instant leaves every record it
 // cannot prove accepted as "pending", and the next run sends it again.
+//
+// Beside the latest entries, events (events.go) keep what each run did
+// with each record: every send with its payload and outcome, written in
+// Begin's and Record's transactions, and what runs made of records they did
+// not send (Note), only when it changed, so that a job reading the same
+// orders every ten minutes for years adds nothing while they stay the same.
+// Prune, run as runs finish (KeepEvents), bounds their age. A run may be
+// queued (QueueRun) before it starts, so that whoever asked for it knows
+// its id at once.
 //
 // The store is SQLite (modernc.org/sqlite, pure Go) at a file path, or
 // PostgreSQL when the DSN is a postgres:// URL. Both go through database/sql

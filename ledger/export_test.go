@@ -1,6 +1,9 @@
 package ledger
 
-import "time"
+import (
+	"database/sql"
+	"time"
+)
 
 // SetLockTimes shortens the heartbeat and the stale time for a test.
 func SetLockTimes(heartbeat, stale time.Duration) (restore func()) {
@@ -11,3 +14,6 @@ func SetLockTimes(heartbeat, stale time.Duration) (restore func()) {
 
 // SetClock replaces the store's clock.
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+// DB is the store's database, for tests that measure it.
+func (s *Store) DB() *sql.DB { return s.db }

@@ -75,6 +75,9 @@ type Send struct {
 	Key     string
 	Hash    string
 	Payload []byte // JSON
+	// Label is the record's label (an order number), which its events are
+	// found by; "" means the key.
+	Label string
 }
 
 // Outcome is what the destination said about one payload.
@@ -99,6 +102,8 @@ type Counts struct {
 
 // Run is one execution of a job.
 type Run struct {
+	queued bool
+
 	ID        int64     `json:"id"`
 	Job       string    `json:"job"`
 	Trigger   string    `json:"trigger"`
@@ -106,7 +111,8 @@ type Run struct {
 	EndedAt   time.Time `json:"ended_at,omitzero"` // zero while running (or killed)
 	Counts    Counts    `json:"counts"`
 	Error     string    `json:"error,omitempty"`
-	// Status sums the run up: "running" (or killed: not ended), "error"
+	// Status sums the run up: "queued" (requested, waiting for its turn;
+	// StartedAt is when it was requested), "running" (or killed: not ended), "error"
 	// (stopped on a job-level error, Error says which), "interrupted",
 	// "failed" (some record failed or was parked), or "ok".
 	Status string `json:"status"`
@@ -115,6 +121,8 @@ type Run struct {
 // status derives Run.Status.
 func (r Run) status() string {
 	switch {
+	case r.queued:
+		return "queued"
 	case r.EndedAt.IsZero():
 		return "running"
 	case r.Error == "interrupted":
@@ -137,6 +145,8 @@ type Store struct {
 
 	// now is the clock for entry times; tests replace it.
 	now func() time.Time
+	// keep is how long events are kept (KeepEvents); 0: for ever.
+	keep time.Duration
 }
 
 // Open opens the store at dsn and applies pending migrations. A dsn that
@@ -290,8 +300,7 @@ const Interrupted = "interrupted: the process running it stopped before it finis
 func (s *Store) StartRun(ctx context.Context, job, trigger string, at time.Time) (int64, error) {
 	var id int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE ledger_runs SET ended_at = ?, error = ?
-			WHERE job = ? AND ended_at IS NULL`), at.UTC(), Interrupted, job); err != nil {
+		if err := s.closeOpen(ctx, tx, job, at); err != nil {
 			return err
 		}
 		return tx.QueryRowContext(ctx, s.rebind(
@@ -309,7 +318,7 @@ func (s *Store) StartRun(ctx context.Context, job, trigger string, at time.Time)
 // free) or that is not the run holding that lock. serve calls it when it
 // starts, so that a run killed with its process does not stay "running".
 func (s *Store) InterruptOrphans(ctx context.Context, lockName func(job string) string) (int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, job FROM ledger_runs WHERE ended_at IS NULL`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, job FROM ledger_runs WHERE ended_at IS NULL AND queued = 0`)
 	if err != nil {
 		return 0, fmt.Errorf("find interrupted runs: %w", err)
 	}
@@ -362,6 +371,11 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, at time.Time, c Coun
 	}
 	if n, err := res.RowsAffected(); err == nil && n == 0 {
 		return fmt.Errorf("finish run %d: %w", runID, ErrNotFound)
+	}
+	if s.keep > 0 {
+		// Housekeeping, not the run's outcome: a failed prune leaves old
+		// events for the next run to prune.
+		s.Prune(ctx, at.Add(-s.keep))
 	}
 	return nil
 }
@@ -423,7 +437,7 @@ func (s *Store) Begin(ctx context.Context, runID int64, job, dest string, sends 
 			}
 			rest = rest[n:]
 		}
-		return nil
+		return s.beginEvents(ctx, tx, runID, job, dest, sends, now)
 	})
 	if err != nil {
 		return fmt.Errorf("begin batch of %s → %s: %w", job, dest, err)
@@ -480,6 +494,9 @@ func (s *Store) Record(ctx context.Context, runID int64, job, dest string, outco
 			}
 			rest = rest[n:]
 		}
+		if err := s.recordEvents(ctx, tx, runID, job, dest, outcomes, now); err != nil {
+			return err
+		}
 		if runID == 0 {
 			return nil
 		}
@@ -524,13 +541,24 @@ func (s *Store) Settle(ctx context.Context, job, dest, token, status, message st
 	default:
 		return 0, fmt.Errorf("settle %s → %s: invalid status %q", job, dest, status)
 	}
-	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE ledger_entries SET status = ?, message = ?, token = '', last_at = ?
-		WHERE job = ? AND dest = ? AND token = ? AND status = 'staged'`), status, message, s.now().UTC(), job, dest, token)
+	now := s.now().UTC()
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.settleEvents(ctx, tx, job, dest, token, status, message, now); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE ledger_entries SET status = ?, message = ?, token = '', last_at = ?
+			WHERE job = ? AND dest = ? AND token = ? AND status = 'staged'`), status, message, now, job, dest, token)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("settle %s → %s: %w", job, dest, err)
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return int(n), nil
 }
 
 // Adopt moves job's entries recorded under the scope from to the scope to,
@@ -662,7 +690,7 @@ func (s *Store) Jobs(ctx context.Context) ([]string, error) {
 	return out, rows.Err()
 }
 
-const runColumns = `id, job, trigger, started_at, ended_at, sent, ok, failed, parked, unchanged, excluded, errors, error`
+const runColumns = `id, job, trigger, started_at, ended_at, sent, ok, failed, parked, unchanged, excluded, errors, error, queued`
 
 // History returns the newest runs first, of job or of every job when job is
 // "". A limit of 0 or less means no limit.
@@ -718,7 +746,7 @@ func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 	)
 	err := sc.Scan(&r.ID, &r.Job, &r.Trigger, &r.StartedAt, &ended,
 		&r.Counts.Sent, &r.Counts.OK, &r.Counts.Failed, &r.Counts.Parked,
-		&r.Counts.Unchanged, &r.Counts.Excluded, &r.Counts.Errors, &r.Error)
+		&r.Counts.Unchanged, &r.Counts.Excluded, &r.Counts.Errors, &r.Error, &r.queued)
 	if err != nil {
 		return Run{}, err
 	}

@@ -1,6 +1,8 @@
 // Package scheduler is the inside of `runner serve`: it runs each job on its
 // schedule and on request, never two runs of one job at once, and serves
-// the HTTP API (manual runs, jobs, runs, health).
+// the HTTP API (manual runs, jobs, runs, orders' stories, health), which
+// openapi.json describes. A manual run is queued in the ledger when it is
+// requested, so that the API answers the run's own id.
 //
 // It is built on River (github.com/riverqueue/river). Each run is a River
 // job; River's periodic jobs enqueue scheduled occurrences on the elected
@@ -32,5 +34,6 @@
 //
 // scheduler.go holds the Scheduler and its API; store.go opens River on
 // PostgreSQL or SQLite; periodic.go turns schedules into River's periodic
-// jobs; work.go runs one occurrence; http.go serves the HTTP API.
+// jobs; work.go runs one occurrence; http.go serves the HTTP API, and
+// openapi.go the document that describes it.
 package scheduler

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,9 @@ type Job struct {
 	Name     string
 	Schedule Schedule // nil: the job runs only on request
 	Spec     string   // the schedule as written ("every 10m"), shown by GET /jobs
+	// Location is the job's time zone: the API gives its times with its
+	// offset. nil: the process's local zone.
+	Location *time.Location
 }
 
 // RunRequest is one run the scheduler asks for.
@@ -44,6 +48,10 @@ type RunRequest struct {
 	// Abandon is closed when the scheduler stops: a run still waiting for
 	// its turn should give up without starting (ErrNotStarted).
 	Abandon <-chan struct{}
+	// RunID, when not zero, is the ledger's run the request was queued as
+	// (History.QueueRun): the RunFunc starts that run rather than a new one,
+	// so that the id the API answered is the run's.
+	RunID int64
 }
 
 // RunFunc runs a job once and returns the ledger's id of the run. It takes
@@ -68,10 +76,17 @@ var (
 // process runs it.
 type Running func(ctx context.Context, job string) (holder string, running bool, err error)
 
-// History is the part of the ledger the HTTP API reads.
+// History is the part of the ledger the HTTP API reads, and where a
+// manual run is queued so that its id is known when it is requested.
 type History interface {
 	History(ctx context.Context, job string, limit int) ([]ledger.Run, error)
 	Run(ctx context.Context, id int64) (ledger.Run, error)
+	Runs(ctx context.Context, f ledger.RunFilter) ([]ledger.Run, error)
+	RunEvents(ctx context.Context, id int64, limit int, kinds ...string) ([]ledger.Event, error)
+	Story(ctx context.Context, label string, limit int) ([]ledger.Event, error)
+	QueueRun(ctx context.Context, job, trigger string, at time.Time) (int64, error)
+	DropQueued(ctx context.Context, id int64) error
+	CancelQueued(ctx context.Context, id int64, why string) error
 }
 
 // Config configures a Scheduler.
@@ -135,6 +150,10 @@ type runArgs struct {
 	// process that died (its id), which would otherwise hold the unique key
 	// until River's rescuer gives up on it.
 	Epoch int64 `json:"epoch,omitempty" river:"unique"`
+	// RunID is the ledger's run a manual request was queued as. It is not
+	// part of the unique key: a request that joins a queued run takes that
+	// run's id.
+	RunID int64 `json:"run_id,omitempty"`
 }
 
 func (runArgs) Kind() string { return "runner_run" }
@@ -318,8 +337,11 @@ func (s *Scheduler) jobList() []Job {
 
 // Enqueued describes a requested manual run.
 type Enqueued struct {
-	Job        string `json:"job"`
-	RiverJobID int64  `json:"river_job_id"`
+	Job string `json:"job"`
+	// RunID is the ledger's id of the run (GET /runs/{id}, runner
+	// history); 0 without a ledger.
+	RunID      int64 `json:"run_id,omitempty"`
+	RiverJobID int64 `json:"river_job_id"` // River's own, for its logs
 	// Duplicate is true when a manual run of the job was already queued:
 	// this request joined it.
 	Duplicate bool `json:"duplicate,omitempty"`
@@ -331,17 +353,43 @@ type Enqueued struct {
 // River job left "running" by a process that died does not count: with
 // Config.Running set, RunNow sees that nobody runs the job and queues a
 // new run at once.
-func (s *Scheduler) RunNow(ctx context.Context, job string) (Enqueued, error) {
+//
+// With a ledger, the run is recorded as queued before River has it, and
+// its id travels in the River job: the answer names the run that will
+// happen, at once, rather than after the run in flight ends and this one
+// starts. A request that joins a queued run answers that run's id.
+func (s *Scheduler) RunNow(ctx context.Context, job string) (e Enqueued, err error) {
 	if _, ok := s.job(job); !ok {
 		return Enqueued{}, fmt.Errorf("run %s: %w", job, ErrUnknownJob)
 	}
 	args := runArgs{Job: job, Trigger: TriggerManual}
+	if l := s.cfg.Ledger; l != nil {
+		if args.RunID, err = l.QueueRun(ctx, job, TriggerManual, time.Now()); err != nil {
+			return Enqueued{}, fmt.Errorf("run %s: %w", job, err)
+		}
+		reserved := args.RunID
+		defer func() {
+			if e.RunID != reserved {
+				// Not this request's run after all (it joined another, or
+				// failed): it never was one.
+				if derr := l.DropQueued(context.WithoutCancel(ctx), reserved); derr != nil {
+					s.log.Warn("dropping a queued run", "job", job, "run_id", reserved, "error", derr)
+				}
+			}
+		}()
+	}
 	for {
 		res, err := s.client.Insert(ctx, args, &river.InsertOpts{Queue: queue, MaxAttempts: 1, UniqueOpts: manualUnique})
 		if err != nil {
 			return Enqueued{}, fmt.Errorf("run %s: %w", job, err)
 		}
-		e := Enqueued{Job: job, RiverJobID: res.Job.ID, Duplicate: res.UniqueSkippedAsDuplicate}
+		e := Enqueued{Job: job, RiverJobID: res.Job.ID, Duplicate: res.UniqueSkippedAsDuplicate, RunID: args.RunID}
+		if e.Duplicate {
+			var joined runArgs
+			if err := json.Unmarshal(res.Job.EncodedArgs, &joined); err == nil {
+				e.RunID = joined.RunID
+			}
+		}
 		if !e.Duplicate || res.Job.State != rivertype.JobStateRunning {
 			return e, nil
 		}

@@ -73,7 +73,12 @@ func (r *recorder) run(ctx context.Context, req scheduler.RunRequest) (int64, er
 	}
 	defer lock.Unlock()
 	job := req.Job
-	id, err := r.store.StartRun(ctx, job, req.Trigger, time.Now())
+	id := req.RunID
+	if id != 0 {
+		err = r.store.StartQueued(ctx, id, job, req.Trigger, time.Now())
+	} else {
+		id, err = r.store.StartRun(ctx, job, req.Trigger, time.Now())
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -304,8 +309,13 @@ func TestManualRun(t *testing.T) {
 			}
 
 			var e scheduler.Enqueued
-			if code := api.do("POST", "/jobs/shipping/runs", &e); code != http.StatusAccepted || e.RiverJobID == 0 {
-				t.Fatalf("POST: %d %+v, want 202 with a job id", code, e)
+			if code := api.do("POST", "/jobs/shipping/runs", &e); code != http.StatusAccepted || e.RunID == 0 {
+				t.Fatalf("POST: %d %+v, want 202 with a run id", code, e)
+			}
+			var queued ledger.Run
+			if code := api.do("GET", fmt.Sprint("/runs/", e.RunID), &queued); code != http.StatusOK || queued.ID != e.RunID ||
+				queued.Status != "queued" && queued.Status != "running" {
+				t.Errorf("GET /runs/%d right after the POST: %d %+v", e.RunID, code, queued)
 			}
 			select {
 			case <-running:
@@ -314,15 +324,15 @@ func TestManualRun(t *testing.T) {
 			}
 			// While it runs, another request is refused.
 			var dup scheduler.Enqueued
-			if code := api.do("POST", "/jobs/shipping/runs", &dup); code != http.StatusConflict || dup.RiverJobID != e.RiverJobID {
-				t.Errorf("second POST while running: %d %+v, want 409 with job %d", code, dup, e.RiverJobID)
+			if code := api.do("POST", "/jobs/shipping/runs", &dup); code != http.StatusConflict || dup.RiverJobID != e.RiverJobID || dup.RunID != e.RunID {
+				t.Errorf("second POST while running: %d %+v, want 409 with job %d, run %d", code, dup, e.RiverJobID, e.RunID)
 			}
 			close(release)
 			waitFor(t, 10*time.Second, "the manual run to finish", func() bool { return finishedRuns(t, store, "shipping") == 1 })
 
 			h := history(t, store, "shipping")
-			if h[0].Trigger != ledger.TriggerManual {
-				t.Errorf("trigger = %q, want manual", h[0].Trigger)
+			if h[0].Trigger != ledger.TriggerManual || h[0].ID != e.RunID || len(h) != 1 {
+				t.Errorf("history %+v, want one manual run %d: the refused request left no run", h, e.RunID)
 			}
 			var run ledger.Run
 			if code := api.do("GET", fmt.Sprint("/runs/", h[0].ID), &run); code != http.StatusOK || run.ID != h[0].ID || run.Job != "shipping" {

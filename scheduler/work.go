@@ -34,15 +34,31 @@ func (s *Scheduler) work(ctx context.Context, riverID int64, a runArgs) error {
 	j, ok := s.job(a.Job)
 	if !ok {
 		log.Warn("job no longer configured; dropping its run")
+		if a.RunID != 0 && s.cfg.Ledger != nil {
+			if err := s.cfg.Ledger.CancelQueued(ctx, a.RunID, "not run: the job is no longer configured"); err != nil {
+				log.Error("closing the queued run", "run_id", a.RunID, "error", err)
+			}
+		}
 		return nil
 	}
-	req := RunRequest{Job: a.Job, Trigger: a.Trigger, Occurrence: a.Slot, Abandon: s.stopping}
+	req := RunRequest{Job: a.Job, Trigger: a.Trigger, Occurrence: a.Slot, Abandon: s.stopping, RunID: a.RunID}
 	if !a.Slot.IsZero() && j.Schedule != nil {
 		req.WaitUntil = align(j.Schedule).Next(a.Slot)
 		ctx = context.WithValue(ctx, occurrenceKey{}, a.Slot)
 	}
 	start := time.Now()
 	runID, err := s.cfg.Run(ctx, req)
+	if a.RunID != 0 && s.cfg.Ledger != nil && !errors.Is(err, ErrNotStarted) {
+		// A queued run the RunFunc did not start must not stay queued for
+		// ever; one it started is no longer queued, and this changes nothing.
+		why := "not run"
+		if err != nil {
+			why += ": " + err.Error()
+		}
+		if cerr := s.cfg.Ledger.CancelQueued(context.WithoutCancel(ctx), a.RunID, why); cerr != nil {
+			log.Error("closing the queued run", "run_id", a.RunID, "error", cerr)
+		}
+	}
 	switch {
 	case errors.Is(err, ErrBusy):
 		log.Warn("skipping occurrence: the run in flight lasted until the next one, which covers it", "error", err)

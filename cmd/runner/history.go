@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os/user"
 	"slices"
@@ -11,12 +12,14 @@ import (
 
 	"github.com/goqsync/runner/engine"
 	"github.com/goqsync/runner/ledger"
+	"github.com/goqsync/runner/scheduler"
 )
 
 func (c *cli) history(ctx context.Context, args []string) int {
 	fs := c.flagSet("history", "[JOB]", nil, false)
 	asJSON := fs.Bool("json", false, "write JSON for machines")
-	limit := fs.Int("n", 20, "how many runs to show, newest first")
+	limit := fs.Int("n", 20, "how many runs to show, newest first (with -order: how many events; default all)")
+	order := fs.String("order", "", "the story of one order (an order number): every run that sent, failed, parked, skipped or excluded it, newest first, with the payload sent and the answer")
 	if code, ok := c.parseArgs(fs, args, 0, 1); !ok {
 		return code
 	}
@@ -25,6 +28,15 @@ func (c *cli) history(ctx context.Context, args []string) int {
 		return exitConfig
 	}
 	defer st.Close()
+	if *order != "" {
+		n := 0
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "n" {
+				n = *limit
+			}
+		})
+		return c.story(ctx, st, *order, fs.Arg(0), n, *asJSON)
+	}
 	runs, err := st.History(ctx, fs.Arg(0), *limit)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "runner history: %v\n", err)
@@ -206,4 +218,73 @@ func whoami(lookup func(string) (string, bool)) string {
 		return u.Username
 	}
 	return "unknown"
+}
+
+// story prints the events of the records labelled order (of job, when
+// given), newest first, at most limit (0: all), in the local zone.
+func (c *cli) story(ctx context.Context, st *ledger.Store, order, job string, limit int, asJSON bool) int {
+	evs, err := st.Story(ctx, order, 0)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "runner history: %v\n", err)
+		return exitFailed
+	}
+	// The API's shape: GET /orders/{no} answers the same.
+	out := scheduler.OrderStory{Order: order, Events: []ledger.Event{}}
+	for _, e := range evs {
+		if job != "" && e.Job != job {
+			continue
+		}
+		if limit > 0 && len(out.Events) == limit {
+			break
+		}
+		e.At = e.At.Local()
+		out.Events = append(out.Events, e)
+	}
+	if asJSON {
+		engine.WriteJSON(c.stdout, out)
+		return exitOK
+	}
+	if len(out.Events) == 0 {
+		fmt.Fprintf(c.stdout, "no run has read order %s (in the last RUNNER_HISTORY_DAYS days)\n", order)
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "run\tjob\tat\tevent\tkey\tdetail\tpayload")
+	for _, e := range out.Events {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.RunID, e.Job, e.At.Format(time.RFC3339), eventText(e.Event),
+			dash(e.Key), dash(eventDetail(e)), dash(string(e.Payload)))
+	}
+	tw.Flush()
+	return exitOK
+}
+
+// eventText says what an event kind means, for people.
+func eventText(kind string) string {
+	switch kind {
+	case ledger.StatusOK:
+		return "sent ok"
+	case ledger.StatusPending:
+		return "sent, outcome unknown"
+	case ledger.StatusStaged:
+		return "staged"
+	case ledger.StatusFailed:
+		return "failed"
+	case ledger.StatusParked:
+		return "failed, parked"
+	case ledger.EventExcluded:
+		return "excluded"
+	}
+	return kind
+}
+
+func eventDetail(e ledger.Event) string {
+	switch {
+	case e.Event == ledger.EventExcluded:
+		return "by filter " + e.Message
+	case e.Code != "" && e.Message != "":
+		return e.Code + ": " + engine.Clip(e.Message)
+	case e.Code != "":
+		return e.Code
+	}
+	return engine.Clip(e.Message)
 }

@@ -13,6 +13,9 @@ import (
 type engineLedger struct {
 	s       *ledger.Store
 	command string
+	// queued, when not zero, is the run the API queued this one as
+	// (serve's manual runs): StartRun starts it instead of a new one.
+	queued int64
 }
 
 func (l engineLedger) Lock(ctx context.Context, name, job string) (engine.Lock, error) {
@@ -38,7 +41,7 @@ func (l engineLedger) Lookup(ctx context.Context, job, dest string, keys []strin
 func (l engineLedger) Begin(ctx context.Context, run int64, job, dest string, batch []engine.LedgerSend) error {
 	sends := make([]ledger.Send, len(batch))
 	for i, s := range batch {
-		sends[i] = ledger.Send{Key: s.Key, Hash: s.Hash, Payload: s.Payload}
+		sends[i] = ledger.Send{Key: s.Key, Hash: s.Hash, Payload: s.Payload, Label: s.Label}
 	}
 	return l.s.Begin(ctx, run, job, dest, sends)
 }
@@ -66,6 +69,9 @@ func (l engineLedger) Adopt(ctx context.Context, job, from, to string) error {
 }
 
 func (l engineLedger) StartRun(ctx context.Context, job, trigger string, at time.Time) (int64, error) {
+	if l.queued != 0 {
+		return l.queued, l.s.StartQueued(ctx, l.queued, job, trigger, at)
+	}
 	return l.s.StartRun(ctx, job, trigger, at)
 }
 

@@ -141,7 +141,7 @@ commands:
   demo                      run the shipping example against a built-in futureshop test server
   testshop                  run futureshop's test server, seeded from an export, until stopped
   serve PATH...             run jobs on their schedules, with an HTTP API for manual runs
-  history [JOB]             past runs, newest first
+  history [JOB]             past runs, newest first; -order NO: an order's story
   failures [JOB]            records parked after a failure that retrying cannot fix
   retry JOB [KEY...]        send parked records again on the next run
   resolve JOB KEY...        settle parked records for good (-reason TEXT)

@@ -226,7 +226,12 @@ func serveReconcile(ctx context.Context, st *ledger.Store, j *engine.Job, req sc
 		return 0, err
 	}
 	defer release()
-	runID, err := st.StartRun(ctx, j.Name, TriggerReconcile, time.Now())
+	runID := req.RunID // queued by the API: the id it answered
+	if runID != 0 {
+		err = st.StartQueued(ctx, runID, j.Name, TriggerReconcile, time.Now())
+	} else {
+		runID, err = st.StartRun(ctx, j.Name, TriggerReconcile, time.Now())
+	}
 	if err != nil {
 		return 0, fmt.Errorf("ledger: %w", err)
 	}

@@ -99,7 +99,7 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		// A stop lets the batch in flight finish: the run itself is not
 		// cancelled, it is told to stop between batches.
 		sum, err := j.Run(context.WithoutCancel(ctx), engine.RunOptions{
-			Trigger: req.Trigger, Ledger: engineLedger{s: st, command: "serve"}, Stop: ctx.Done(), Log: c.stderr,
+			Trigger: req.Trigger, Ledger: engineLedger{s: st, command: "serve", queued: req.RunID}, Stop: ctx.Done(), Log: c.stderr,
 			LockWait: wait, Abandon: req.Abandon,
 		})
 		var locked *engine.LockedError
@@ -214,7 +214,7 @@ func newHTTPServer(h http.Handler) *http.Server {
 func schedJobs(cfg *engine.Config) []scheduler.Job {
 	out := make([]scheduler.Job, 0, len(cfg.Jobs))
 	for _, j := range cfg.Jobs {
-		sj := scheduler.Job{Name: j.Name, Spec: j.ScheduleText}
+		sj := scheduler.Job{Name: j.Name, Spec: j.ScheduleText, Location: j.Location}
 		if j.Schedule != nil {
 			sj.Schedule = j.Schedule
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/goqsync/runner/ledger"
 	"github.com/sethvargo/go-envconfig"
@@ -19,6 +20,9 @@ type settings struct {
 	Listen string `env:"RUNNER_LISTEN, default=127.0.0.1:8080"`
 	// APIToken guards serve's HTTP API; required off loopback.
 	APIToken string `env:"RUNNER_API_TOKEN"`
+	// HistoryDays is how long each order's story (the ledger's events) is
+	// kept; runs prune what is older.
+	HistoryDays int `env:"RUNNER_HISTORY_DAYS, default=400"`
 }
 
 func (c *cli) settings(ctx context.Context) (settings, error) {
@@ -33,11 +37,16 @@ func (c *cli) openLedger(ctx context.Context) (*ledger.Store, bool) {
 		fmt.Fprintf(c.stderr, "runner: settings: %v\n", err)
 		return nil, false
 	}
+	if s.HistoryDays < 1 {
+		fmt.Fprintf(c.stderr, "runner: settings: RUNNER_HISTORY_DAYS=%d: must be at least 1\n", s.HistoryDays)
+		return nil, false
+	}
 	st, err := ledger.Open(ctx, s.Database)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "runner: %v\n", err)
 		return nil, false
 	}
+	st.KeepEvents(time.Duration(s.HistoryDays) * 24 * time.Hour)
 	return st, true
 }
 
