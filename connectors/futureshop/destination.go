@@ -189,6 +189,7 @@ func (d *destination) Open(ctx context.Context) (engine.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.m = newClientMetrics(engine.MeterProvider(ctx))
 	return &conn{c: c, batchSize: d.batchSize, notFound: d.notFoundTries}, nil
 }
 

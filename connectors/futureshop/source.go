@@ -147,6 +147,7 @@ func (s *source) Open(ctx context.Context) (engine.Records, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.m = newClientMetrics(engine.MeterProvider(ctx))
 	now := engine.Now(ctx).In(s.loc)
 	y, m, d := now.Date()
 	start := time.Date(y, m, d-s.days, 0, 0, 0, 0, s.loc)
