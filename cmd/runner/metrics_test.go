@@ -245,3 +245,25 @@ func TestServeMetrics(t *testing.T) {
 		t.Errorf("last success %v, want %v (%s)", v, float64(again.EndedAt.UnixNano())/1e9, again.EndedAt)
 	}
 }
+
+// TestRunExportsMetrics: runner run has no /metrics, but exports its
+// metrics when OTEL_METRICS_EXPORTER asks (console here, on stderr, so
+// nothing mixes with the run's output).
+func TestRunExportsMetrics(t *testing.T) {
+	t.Parallel()
+	srv := sampleShop(t)
+	out, code := invoke(t, shopEnv(t, srv, "OTEL_METRICS_EXPORTER", "console"),
+		"run", "-json", "-var", "goq_export="+sample, "-now", seedNow, fastShipping(t))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	stdout, stderr, _ := strings.Cut(out, "--- stderr\n")
+	for _, want := range []string{`"Name": "runner.runs"`, `"Name": "runner.records"`, `"Name": "futureshop.requests"`, `"Value": "/admin-api/v1/shipping/status"`} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %s", want)
+		}
+		if strings.Contains(stdout, want) {
+			t.Errorf("stdout holds %s", want)
+		}
+	}
+}
