@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -243,6 +244,30 @@ func TestServeMetrics(t *testing.T) {
 	check("runner_parked_records", map[string]string{"job": job}, 1)
 	if v := value(fams, "runner_last_success_timestamp_seconds", map[string]string{"job": job}); math.Abs(v-float64(again.EndedAt.UnixNano())/1e9) > 0.001 {
 		t.Errorf("last success %v, want %v (%s)", v, float64(again.EndedAt.UnixNano())/1e9, again.EndedAt)
+	}
+
+	// The README's table of metrics is what /metrics publishes.
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `((?:runner|futureshop)_[a-z_]+)` \\|").FindAllStringSubmatch(string(readme), -1) {
+		documented[m[1]] = true
+	}
+	if len(documented) == 0 {
+		t.Fatal("the README lists no metrics")
+	}
+	for name := range fams {
+		if (strings.HasPrefix(name, "runner_") || strings.HasPrefix(name, "futureshop_")) && !documented[name] {
+			t.Errorf("/metrics has %s, which the README does not list", name)
+		}
+	}
+	for name := range documented {
+		// No run here waited for a lock (engine tests cover the waits).
+		if fams[name] == nil && name != "runner_lock_wait_duration_seconds" {
+			t.Errorf("the README lists %s, which /metrics does not have", name)
+		}
 	}
 }
 
