@@ -90,6 +90,7 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		return names
 	})()
 	run := func(ctx context.Context, req scheduler.RunRequest) (int64, error) {
+		ctx = engine.WithMeterProvider(ctx, c.metrics.MeterProvider())
 		mu.Lock()
 		j, ok := current.Job(req.Job)
 		name, isRec := strings.CutPrefix(req.Job, reconcilePrefix)
@@ -107,7 +108,7 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		}
 		// A stop lets the batch in flight finish: the run itself is not
 		// cancelled, it is told to stop between batches.
-		sum, err := j.Run(engine.WithMeterProvider(context.WithoutCancel(ctx), c.metrics.MeterProvider()), engine.RunOptions{
+		sum, err := j.Run(context.WithoutCancel(ctx), engine.RunOptions{
 			Trigger: req.Trigger, Ledger: engineLedger{s: st, command: "serve"}, Stop: ctx.Done(), Log: c.stderr,
 			LockWait: wait, Abandon: req.Abandon,
 		})

@@ -185,11 +185,10 @@ func (d *destination) Caveat() string {
 }
 
 func (d *destination) Open(ctx context.Context) (engine.Conn, error) {
-	c, err := newClient(d.cfg)
+	c, err := openClient(ctx, d.cfg)
 	if err != nil {
 		return nil, err
 	}
-	c.m = newClientMetrics(engine.MeterProvider(ctx))
 	return &conn{c: c, batchSize: d.batchSize, notFound: d.notFoundTries}, nil
 }
 

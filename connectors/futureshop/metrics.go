@@ -8,6 +8,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/goqsync/runner/engine"
 )
 
 // clientMetrics are the client's instruments. Attributes are the endpoint's
@@ -38,6 +40,17 @@ func newClientMetrics(mp metric.MeterProvider) *clientMetrics {
 		}
 	}
 	return &cm
+}
+
+// openClient is newClient recording into the meter provider of ctx
+// (engine.WithMeterProvider): the command's, not the process's.
+func openClient(ctx context.Context, cfg config) (*client, error) {
+	c, err := newClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.m = newClientMetrics(engine.MeterProvider(ctx))
+	return c, nil
 }
 
 // request counts one attempt; status 0 means no answer came.

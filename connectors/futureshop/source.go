@@ -143,11 +143,10 @@ func (s *source) UseFields(names []string) {
 
 // Open starts the search over [local midnight of today−days, now].
 func (s *source) Open(ctx context.Context) (engine.Records, error) {
-	c, err := newClient(s.cfg)
+	c, err := openClient(ctx, s.cfg)
 	if err != nil {
 		return nil, err
 	}
-	c.m = newClientMetrics(engine.MeterProvider(ctx))
 	now := engine.Now(ctx).In(s.loc)
 	y, m, d := now.Date()
 	start := time.Date(y, m, d-s.days, 0, 0, 0, 0, s.loc)
