@@ -64,10 +64,10 @@ func newRunMetrics(mp metric.MeterProvider) *runMetrics {
 	return &rm
 }
 
-// RunOutcome sums a run up as the history does (ledger Run.Status): error
+// runOutcome sums a run up as the history does (ledger Run.Status): error
 // when it stopped on a job-level error, interrupted, failed when a record
 // failed or was parked, else ok.
-func RunOutcome(sum RunSummary, err error) string {
+func runOutcome(sum RunSummary, err error) string {
 	switch {
 	case err != nil:
 		return "error"
@@ -81,7 +81,7 @@ func RunOutcome(sum RunSummary, err error) string {
 
 // record counts a finished run and its records from its summary.
 func (m *runMetrics) record(ctx context.Context, sum RunSummary, err error) {
-	outcome := RunOutcome(sum, err)
+	outcome := runOutcome(sum, err)
 	job := attribute.String("job", sum.Job)
 	m.runs.Add(ctx, 1, metric.WithAttributes(job, attribute.String("outcome", outcome)))
 	m.duration.Record(ctx, sum.Duration.Seconds(), metric.WithAttributes(job, attribute.String("outcome", outcome)))

@@ -71,11 +71,7 @@ func New(ctx context.Context, opts Options) (*Provider, error) {
 	switch v, _ := lookup("OTEL_METRICS_EXPORTER"); strings.ToLower(strings.TrimSpace(v)) {
 	case "", "none":
 	case "console":
-		w := opts.Stderr
-		if w == nil {
-			w = io.Discard
-		}
-		exp, err := stdoutmetric.New(stdoutmetric.WithWriter(w), stdoutmetric.WithPrettyPrint())
+		exp, err := stdoutmetric.New(stdoutmetric.WithWriter(stderr(opts)), stdoutmetric.WithPrettyPrint())
 		if err != nil {
 			return nil, fmt.Errorf("OTEL_METRICS_EXPORTER: %w", err)
 		}
@@ -97,12 +93,21 @@ func New(ctx context.Context, opts Options) (*Provider, error) {
 		resource.WithAttributes(semconv.ServiceName("runner")),
 		resource.WithFromEnv(),
 	)
-	if err != nil && res == nil {
-		return nil, fmt.Errorf("resource: %w", err)
+	if err != nil {
+		// A malformed OTEL_RESOURCE_ATTRIBUTES loses its attributes, not
+		// the metrics: the resource holds what could be read.
+		fmt.Fprintf(stderr(opts), "runner: metrics: resource: %v\n", err)
 	}
 	p.sdk = sdkmetric.NewMeterProvider(append(readers, sdkmetric.WithResource(res))...)
 	p.mp = p.sdk
 	return p, nil
+}
+
+func stderr(opts Options) io.Writer {
+	if opts.Stderr == nil {
+		return io.Discard
+	}
+	return opts.Stderr
 }
 
 // MeterProvider is where instruments come from.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 
 	"github.com/goqsync/runner/ledger"
@@ -40,6 +41,7 @@ func (c *cli) observeLedger(st *ledger.Store, jobs func() []string) func() {
 	stop, err := metrics.ObserveLedger(c.metrics.MeterProvider(), st, jobs)
 	if err != nil {
 		// Metrics are for watching; serve runs the jobs without them.
+		fmt.Fprintf(c.stderr, "runner serve: metrics: %v\n", err)
 		return func() {}
 	}
 	return func() { stop() }
