@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/goqsync/runner/metrics"
 )
 
 // startServe runs serve in-process until the test ends, and returns its
@@ -292,5 +295,44 @@ func TestRunExportsMetrics(t *testing.T) {
 		if strings.Contains(stdout, want) {
 			t.Errorf("stdout holds %s", want)
 		}
+	}
+}
+
+// TestMetricsToken: off loopback /metrics wants the API's token, as the
+// API does; the API's own routes pass through untouched.
+func TestMetricsToken(t *testing.T) {
+	t.Parallel()
+	mp, err := metrics.New(context.Background(), metrics.Options{Prometheus: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "api") })
+	tests := []struct {
+		name, token, path, auth string
+		want                    int
+	}{
+		{"no token set", "", "/metrics", "", http.StatusOK},
+		{"token missing", "s3cret", "/metrics", "", http.StatusUnauthorized},
+		{"token wrong", "s3cret", "/metrics", "Bearer nope", http.StatusUnauthorized},
+		{"token given", "s3cret", "/metrics", "Bearer s3cret", http.StatusOK},
+		{"the API's routes", "s3cret", "/jobs", "", http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(serveMetrics(api, mp, tt.token))
+			defer srv.Close()
+			req, _ := http.NewRequest("GET", srv.URL+tt.path, nil)
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("GET %s: %s, want %d", tt.path, resp.Status, tt.want)
+			}
+		})
 	}
 }
