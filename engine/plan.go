@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/goqsync/runner/table"
 )
 
 // PlanOptions says how to write a plan.
@@ -314,7 +316,7 @@ func (p *planWriter) item(it *Item, effects []string) {
 		p.printf("+ %s  %s\n", label, it.Pos)
 		width := 0
 		for _, m := range p.j.Mappings {
-			width = max(width, len(m.Field.Name))
+			width = max(width, table.Width(m.Field.Name))
 		}
 		for _, m := range p.j.Mappings {
 			v, ok := it.Payload.Values[m.Field.Name]
@@ -337,7 +339,7 @@ func (p *planWriter) item(it *Item, effects []string) {
 					note += "  # now " + show(c)
 				}
 			}
-			p.printf("    %-*s = %s%s\n", width, m.Field.Name, show(v), note)
+			p.printf("    %s = %s%s\n", table.Pad(m.Field.Name, width), show(v), note)
 		}
 	case Excluded:
 		// The commonest line by far: built without fmt.

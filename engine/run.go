@@ -139,6 +139,14 @@ func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err err
 	now := j.now(opts.Now)
 	ctx = WithNow(ctx, now)
 	sum = RunSummary{Job: j.Name, Trigger: opts.Trigger, Now: now.In(j.Location), Actions: map[string]int{}}
+	defer func() {
+		// Runs first deferred, recorded last: after the duration and the
+		// history are final. A run abandoned while it waited for its lock
+		// never started.
+		if opts.Ledger == nil || sum.RunID != 0 || err != nil {
+			newRunMetrics(MeterProvider(ctx)).record(ctx, sum, err)
+		}
+	}()
 	ctx, span := otel.Tracer(tracerName).Start(ctx, "job",
 		trace.WithAttributes(attribute.String("runner.job", j.Name),
 			attribute.String("runner.source", j.SourceType), attribute.String("runner.destination", j.DestType)))
@@ -319,7 +327,16 @@ func (rl *runLocks) release() {
 // for people.
 func acquire(ctx context.Context, l Ledger, name, job string, wait time.Duration, stop <-chan struct{}, log io.Writer, what string) (Lock, error) {
 	begun := time.Now()
-	said := false
+	said, waited := false, false
+	defer func() {
+		if waited {
+			kind := "shared"
+			if name == JobLock(job) {
+				kind = "job"
+			}
+			newRunMetrics(MeterProvider(ctx)).waited(ctx, job, kind, time.Since(begun))
+		}
+	}()
 	for {
 		lk, err := l.Lock(ctx, name, job)
 		if err == nil {
@@ -336,6 +353,7 @@ func acquire(ctx context.Context, l Ledger, name, job string, wait time.Duration
 			fmt.Fprintf(log, "runner: waiting for %s, in use by %s\n", what, h.Holder())
 			said = true
 		}
+		waited = true
 		select {
 		case <-stop:
 			return nil, errStopped

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/goqsync/runner/engine"
+	"github.com/goqsync/runner/table"
 )
 
 // connectorJSON is one connector in `runner connectors -json`.
@@ -96,7 +96,7 @@ func (c *cli) connectors(ctx context.Context, args []string) int {
 
 func writeConnector(w io.Writer, k connectorJSON) {
 	fmt.Fprintf(w, "%s %q: %s\n", k.Kind, k.Name, k.Doc)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := table.NewWriter(w)
 	fmt.Fprintln(tw, "  settings:")
 	for _, s := range k.Settings {
 		req := ""

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"text/tabwriter"
 	"time"
 
 	runner "github.com/goqsync/runner"
 	"github.com/goqsync/runner/connectors/futureshop/futureshoptest"
 	"github.com/goqsync/runner/engine"
+	"github.com/goqsync/runner/table"
 )
 
 // demoNow is the moment the sample export was taken, so the demo admits
@@ -107,8 +107,7 @@ func (c *cli) demo(ctx context.Context, args []string) int {
 	}
 
 	fmt.Fprintln(c.stdout, "\n== the shop afterwards")
-	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	// Japanese columns last: tabwriter counts runes, not display cells.
+	tw := table.NewWriter(c.stdout)
 	fmt.Fprintln(tw, "order\tshipment\tshipping date\tinvoice no\texpected arrival\tshipment status\torder status")
 	for _, o := range srv.Orders() {
 		for _, s := range o.Shipments {

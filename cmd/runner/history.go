@@ -7,12 +7,12 @@ import (
 	"os/user"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/goqsync/runner/engine"
 	"github.com/goqsync/runner/ledger"
 	"github.com/goqsync/runner/scheduler"
+	"github.com/goqsync/runner/table"
 )
 
 func (c *cli) history(ctx context.Context, args []string) int {
@@ -49,7 +49,7 @@ func (c *cli) history(ctx context.Context, args []string) int {
 		engine.WriteJSON(c.stdout, runs)
 		return exitOK
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	tw := table.NewWriter(c.stdout)
 	fmt.Fprintln(tw, "run\tjob\ttrigger\tstatus\tstarted\tended\tsent\tok\tfailed\tparked\tunchanged\texcluded\terrors\terror")
 	for _, r := range runs {
 		ended := "-"
@@ -91,7 +91,7 @@ func (c *cli) failures(ctx context.Context, args []string) int {
 		fmt.Fprintln(c.stdout, "no parked records")
 		return exitOK
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	tw := table.NewWriter(c.stdout)
 	fmt.Fprintln(tw, "job\tkey\tcode\tattempts\tfirst seen\tlast seen\treason")
 	for _, e := range parked {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Job, e.Key, e.Code, e.Attempts,
@@ -248,7 +248,7 @@ func (c *cli) story(ctx context.Context, st *ledger.Store, order, job string, li
 		fmt.Fprintf(c.stdout, "no run has read order %s (in the last RUNNER_HISTORY_DAYS days)\n", order)
 		return exitOK
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	tw := table.NewWriter(c.stdout)
 	fmt.Fprintln(tw, "run\tjob\tat\tevent\tkey\tdetail\tpayload")
 	for _, e := range out.Events {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.RunID, e.Job, e.At.Format(time.RFC3339), eventText(e.Event),

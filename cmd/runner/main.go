@@ -15,6 +15,7 @@ import (
 	"github.com/goqsync/runner/connectors/futureshop"
 	"github.com/goqsync/runner/connectors/goq"
 	"github.com/goqsync/runner/engine"
+	"github.com/goqsync/runner/metrics"
 	"github.com/goqsync/runner/version"
 )
 
@@ -52,6 +53,8 @@ type cli struct {
 	lookupEnv      func(string) (string, bool)
 	// interrupt is closed on Ctrl-C; a run finishes its batch in flight.
 	interrupt <-chan struct{}
+	// metrics is the command's meter provider; serve also scrapes it.
+	metrics *metrics.Provider
 }
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
@@ -114,6 +117,17 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 			fmt.Fprintf(stderr, "runner: tracing: %v\n", err)
 		}
 	}()
+	c.metrics, err = metrics.New(ctx, metrics.Options{Prometheus: cmd == "serve", LookupEnv: lookupEnv, Stderr: stderr})
+	if err != nil {
+		fmt.Fprintf(stderr, "runner: metrics: %v\n", err)
+		return exitConfig
+	}
+	defer func() {
+		if err := c.metrics.Shutdown(context.WithoutCancel(ctx)); err != nil {
+			fmt.Fprintf(stderr, "runner: metrics: %v\n", err)
+		}
+	}()
+	ctx = engine.WithMeterProvider(ctx, c.metrics.MeterProvider())
 	if cmd == "serve" {
 		// serve's spans are its runs'; one span for its whole life would
 		// never end in time to be seen.

@@ -80,7 +80,17 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 	// The current job set; SIGHUP swaps it.
 	var mu sync.Mutex
 	current := cfg
+	defer c.observeLedger(st, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		names := make([]string, len(current.Jobs))
+		for i, j := range current.Jobs {
+			names[i] = j.Name
+		}
+		return names
+	})()
 	run := func(ctx context.Context, req scheduler.RunRequest) (int64, error) {
+		ctx = engine.WithMeterProvider(ctx, c.metrics.MeterProvider())
 		mu.Lock()
 		j, ok := current.Job(req.Job)
 		name, isRec := strings.CutPrefix(req.Job, reconcilePrefix)
@@ -138,7 +148,8 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		return exitFailed
 	}
 	// W3C trace context in, spans per request: a caller's trace reaches the run.
-	srv := newHTTPServer(otelhttp.NewHandler(sched.Handler(), "runner serve"))
+	srv := newHTTPServer(otelhttp.NewHandler(serveMetrics(sched.Handler(), c.metrics, set.APIToken), "runner serve",
+		otelhttp.WithMeterProvider(c.metrics.MeterProvider())))
 	go srv.Serve(netutil.LimitListener(ln, maxConns))
 	fmt.Fprintf(c.stdout, "serving %d job(s) on http://%s\n", len(cfg.Jobs), ln.Addr())
 

@@ -14,10 +14,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"text/tabwriter"
 	"time"
 
 	"github.com/goqsync/runner/connectors/futureshop/futureshoptest"
+	"github.com/goqsync/runner/table"
 )
 
 // A client's export and job: UTF-8 with a BOM, every column the job reads
@@ -152,7 +152,7 @@ func shopTable(t *testing.T, path string) string {
 		t.Fatalf("%s: %v", path, err)
 	}
 	var sb strings.Builder
-	tw := tabwriter.NewWriter(&sb, 0, 4, 2, ' ', 0)
+	tw := table.NewWriter(&sb)
 	fmt.Fprintln(tw, "order\tshipment\tshipping date\tinvoice no\texpected arrival\tstore pickup\tshipment status\torder status")
 	for _, o := range st.Orders {
 		for _, s := range o.Shipments {

@@ -115,6 +115,7 @@ type client struct {
 	hc      *http.Client
 	limiter *rate.Limiter
 	tracer  trace.Tracer
+	m       *clientMetrics
 
 	mu      sync.Mutex // guards token and renewAt; held while fetching a token
 	token   string
@@ -181,6 +182,7 @@ func newClient(cfg config) (*client, error) {
 		hc:      &http.Client{CheckRedirect: noRedirect},
 		limiter: sharedLimiter(base.String(), cfg.shopKey, cfg.clientID, cfg.rateLimit),
 		tracer:  otel.Tracer(tracerName),
+		m:       newClientMetrics(otel.GetMeterProvider()),
 	}, nil
 }
 
@@ -331,12 +333,13 @@ func (c *client) call(ctx context.Context, method string, u *url.URL, body []byt
 
 // accessToken returns a cached token, fetching a new one when the cached
 // one is near its expiry.
-func (c *client) accessToken(ctx context.Context) (string, error) {
+func (c *client) accessToken(ctx context.Context) (_ string, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.token != "" && time.Now().Before(c.renewAt) {
 		return c.token, nil
 	}
+	defer func() { c.m.token(ctx, err == nil) }()
 	c.token = ""
 	form := []byte(url.Values{"grant_type": {"client_credentials"}}.Encode())
 	resp, err := c.send(ctx, http.MethodPost, c.endpoint(tokenPath, nil), 0, func(req *http.Request) {
@@ -537,10 +540,12 @@ func (c *client) attempt(ctx context.Context, method string, u *url.URL, orders 
 	header(req)
 	res, err := c.hc.Do(req)
 	if err != nil {
+		c.m.request(ctx, method, endpointOf(strings.TrimPrefix(u.Path, c.base.Path)), 0)
 		span.SetStatus(codes.Error, "request failed")
 		return nil, stripURL(err)
 	}
 	defer res.Body.Close()
+	c.m.request(ctx, method, endpointOf(strings.TrimPrefix(u.Path, c.base.Path)), res.StatusCode)
 	span.SetAttributes(attribute.Int("http.response.status_code", res.StatusCode))
 	b, err := io.ReadAll(io.LimitReader(res.Body, maxBodyBytes))
 	if err != nil {

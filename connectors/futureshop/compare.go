@@ -20,7 +20,7 @@ type compareClient struct {
 // shipments of batch, so plan -compare can show what each would change.
 // It implements engine.Comparer. A shipment not found gives nil.
 func (d *destination) Current(ctx context.Context, batch []engine.Payload) ([]map[string]any, error) {
-	d.cmp.once.Do(func() { d.cmp.c, d.cmp.err = newClient(d.cfg) })
+	d.cmp.once.Do(func() { d.cmp.c, d.cmp.err = openClient(ctx, d.cfg) })
 	if d.cmp.err != nil {
 		return nil, d.cmp.err
 	}

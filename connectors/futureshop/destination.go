@@ -185,7 +185,7 @@ func (d *destination) Caveat() string {
 }
 
 func (d *destination) Open(ctx context.Context) (engine.Conn, error) {
-	c, err := newClient(d.cfg)
+	c, err := openClient(ctx, d.cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ func (d *destination) ReadCalls(batch []engine.Payload) (calls int, every time.D
 // It writes nothing. Its client is its own and closed at the end, so the
 // shop's budget is free for whoever takes the shop's lock next.
 func (d *destination) ReadBack(ctx context.Context, batch []engine.Payload) ([]map[string]any, []map[string]bool, error) {
-	c, err := newClient(d.cfg)
+	c, err := openClient(ctx, d.cfg)
 	if err != nil {
 		return nil, nil, err
 	}

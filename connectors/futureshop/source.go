@@ -143,7 +143,7 @@ func (s *source) UseFields(names []string) {
 
 // Open starts the search over [local midnight of today−days, now].
 func (s *source) Open(ctx context.Context) (engine.Records, error) {
-	c, err := newClient(s.cfg)
+	c, err := openClient(ctx, s.cfg)
 	if err != nil {
 		return nil, err
 	}
