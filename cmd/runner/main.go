@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	// Asia/Tokyo must load in a container without a zoneinfo database.
@@ -15,6 +16,7 @@ import (
 	"github.com/goqsync/runner/connectors/futureshop"
 	"github.com/goqsync/runner/connectors/goq"
 	"github.com/goqsync/runner/engine"
+	"github.com/goqsync/runner/runlog"
 	"github.com/goqsync/runner/version"
 )
 
@@ -52,10 +54,15 @@ type cli struct {
 	lookupEnv      func(string) (string, bool)
 	// interrupt is closed on Ctrl-C; a run finishes its batch in flight.
 	interrupt <-chan struct{}
+	// log gets every line about a run (-log-format, -log-level).
+	log     *slog.Logger
+	logSet  logSettings
+	jsonLog bool // -log-format json: diagnostics are log lines too
 }
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
 	c := &cli{stdout: stdout, stderr: stderr, lookupEnv: lookupEnv}
+	c.log, _ = runlog.New(c.stderr, runlog.FormatText, slog.LevelInfo)
 	if len(args) == 0 {
 		c.usage()
 		return exitConfig

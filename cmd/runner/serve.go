@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -37,7 +36,7 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		return exitConfig
 	}
 	paths := fs.Args()
-	log := slog.New(slog.NewTextHandler(c.stderr, nil))
+	log := c.log
 	set, err := c.settings(ctx)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "runner serve: settings: %v\n", err)
@@ -99,7 +98,7 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		// A stop lets the batch in flight finish: the run itself is not
 		// cancelled, it is told to stop between batches.
 		sum, err := j.Run(context.WithoutCancel(ctx), engine.RunOptions{
-			Trigger: req.Trigger, Ledger: engineLedger{s: st, command: "serve", queued: req.RunID}, Stop: ctx.Done(), Log: c.stderr,
+			Trigger: req.Trigger, Ledger: engineLedger{s: st, command: "serve", queued: req.RunID}, Stop: ctx.Done(), Log: log,
 			LockWait: wait, Abandon: req.Abandon,
 		})
 		var locked *engine.LockedError
@@ -159,8 +158,7 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 				}
 			}
 			if !ok {
-				log.Error("reload refused: the files have errors; the old jobs keep running")
-				next.DiagWriter().WriteText(c.stderr, diags)
+				c.logDiags(ctx, "reload refused: the files have errors; the old jobs keep running", next, diags)
 				continue
 			}
 			// Swap the jobs runs look up first, so a run the scheduler

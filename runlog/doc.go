@@ -1,0 +1,7 @@
+// Package runlog is how the runner tells an operator about its runs: one
+// log/slog logger, text or JSON lines on standard error with the trace id
+// of the span in the context.
+//
+// What a command produces (a plan, a run's summary, -json output) is not a
+// log and does not go through here.
+package runlog
