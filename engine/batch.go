@@ -39,6 +39,8 @@ type batcher struct {
 	staged []Item
 	// notes are the records read and not sent, for a LedgerNoter.
 	notes []LedgerNote
+	// progress is nil when the run reports none.
+	progress *tracker
 }
 
 // maxNotes bounds the notes a run holds before it hands them to the ledger.
@@ -76,6 +78,13 @@ func (b *batcher) flushNotes(ctx context.Context) error {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	return nil
+}
+
+// sized learns the source's size, for the progress's estimate.
+func (b *batcher) sized(n int) {
+	if b.progress != nil {
+		b.progress.p.Expected = n
+	}
 }
 
 func (b *batcher) unsettle(unit string) {
@@ -268,6 +277,7 @@ func (b *batcher) send(ctx context.Context, n int) error {
 	}
 	b.out = append(b.out[:0], b.out[n:]...)
 	b.log.DebugContext(ctx, "batch sent", "batch", sum.Batches, "records", n, "ok", ok, "failed", failed)
+	b.progress.report()
 	return nil
 }
 

@@ -39,6 +39,10 @@ type RunOptions struct {
 	// the job and the run id; the run's ctx goes with each line, so a
 	// handler can add its trace. nil discards them.
 	Log *slog.Logger
+	// Progress, when set, is called with the run's counts after each batch
+	// and every few hundred records read, on the run's goroutine: it must
+	// return quickly.
+	Progress func(Progress)
 	// Now is the run's clock; zero: the job's pinned time or the wall clock.
 	Now time.Time
 }
@@ -217,6 +221,17 @@ func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err err
 	if st, ok := conn.(Stager); ok {
 		b.token = st.StageToken()
 	}
+	b.progress = newTracker(opts.Progress, &sum, start)
+	if b.progress != nil {
+		b.progress.p.BatchSize = b.size
+		// The shop's budget and what a batch costs give the time left.
+		if c, ok := j.Dest.(Coster); ok {
+			b.progress.cost, b.progress.p.PerSecond = &b.cost, c.Rate()
+		}
+		if cc, ok := conn.(CallCounter); ok {
+			b.progress.calls = cc
+		}
+	}
 	// The connection is closed (and what it staged committed and settled)
 	// on every way out, before any input is archived.
 	closed := false
@@ -228,14 +243,20 @@ func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err err
 		}
 	}()
 
-	units, err := j.each(ctx, now, false, func(it *Item) error {
+	units, err := j.each(ctx, now, false, b.sized, func(it *Item) error {
 		if stop.stopped() {
 			return errStopped
 		}
-		return b.add(ctx, it)
+		b.progress.read()
+		err := b.add(ctx, it)
+		b.progress.decided()
+		return err
 	})
 	if err == nil {
 		err = b.finish(ctx, stop)
+	}
+	if err == nil {
+		b.progress.report()
 	}
 	if errors.Is(err, errStopped) {
 		sum.NotSent = len(b.cand) + len(b.out)
