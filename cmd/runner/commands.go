@@ -480,6 +480,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	noLedger := fs.Bool("no-ledger", false, "keep no record of this run and take no lock: send everything that qualifies, remember nothing")
 	lockWait := fs.Duration("lock-timeout", 0, "how long to wait for another run of the job to finish (0: do not wait)")
 	timeout := fs.Duration("timeout", 0, "the run's deadline: past it, stop after the batch in flight (0: none)")
+	var progress progressFlag
+	fs.Var(&progress, "progress", "show the run's progress: a line rewritten in place when standard error is a terminal, else a log line every 10s (default: on a terminal, without -json)")
 	needDest := true
 	if code, ok := c.parse(fs, args); !ok {
 		return code
@@ -504,8 +506,10 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	code := exitOK
 	var sums []engine.RunSummary
 	for _, j := range jobs {
+		report, endReport := c.startProgress(ctx, progress.or(c.term != nil && !jf.json), c.term != nil)
 		sum, err := j.Run(ctx, engine.RunOptions{Trigger: "cli", Force: *force, Ledger: led, Stop: stop, Log: c.log,
-			LockWait: *lockWait, Timeout: *timeout})
+			Progress: report, LockWait: *lockWait, Timeout: *timeout})
+		endReport()
 		sums = append(sums, sum)
 		if !jf.json {
 			printSummary(c.stdout, sum)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -82,6 +83,53 @@ func (c *cli) logDiagLines(diags hcl.Diagnostics) {
 		}
 		c.log.LogAttrs(context.Background(), level, d.Summary, attrs...)
 	}
+}
+
+// progressFlag is -progress: unset, the command decides (autoProgress).
+type progressFlag struct {
+	on, set bool
+}
+
+func (f *progressFlag) String() string {
+	if f == nil || !f.set {
+		return ""
+	}
+	return strconv.FormatBool(f.on)
+}
+
+func (f *progressFlag) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	f.on, f.set = v, true
+	return nil
+}
+
+func (f *progressFlag) IsBoolFlag() bool { return true }
+
+// or is the flag's value, or auto when it was not given.
+func (f *progressFlag) or(auto bool) bool {
+	if f.set {
+		return f.on
+	}
+	return auto
+}
+
+// startProgress reports a run's progress when on: a live line when standard
+// error is a terminal (live), else a log line every runlog.LogEvery. It
+// returns the run's engine.RunOptions.Progress (nil when off) and the
+// function that ends the reports.
+func (c *cli) startProgress(ctx context.Context, on, live bool) (func(engine.Progress), func()) {
+	if !on {
+		return nil, func() {}
+	}
+	opts := runlog.ProgressOptions{Log: c.log}
+	if live {
+		opts.Term = c.term
+	}
+	r := runlog.StartProgress(ctx, opts)
+	return r.Update, r.Stop
 }
 
 // runLog is the logger for lines about a run the CLI prints itself.

@@ -54,14 +54,19 @@ type cli struct {
 	lookupEnv      func(string) (string, bool)
 	// interrupt is closed on Ctrl-C; a run finishes its batch in flight.
 	interrupt <-chan struct{}
-	// log gets every line about a run (-log-format, -log-level).
+	// log gets every line about a run (-log-format, -log-level); term is
+	// stderr when it is a terminal, for the live progress line.
 	log     *slog.Logger
 	logSet  logSettings
 	jsonLog bool // -log-format json: diagnostics are log lines too
+	term    *runlog.Terminal
 }
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
 	c := &cli{stdout: stdout, stderr: stderr, lookupEnv: lookupEnv}
+	if t := runlog.TerminalOf(stderr); t != nil {
+		c.stderr, c.term = t, t
+	}
 	c.log, _ = runlog.New(c.stderr, runlog.FormatText, slog.LevelInfo)
 	if len(args) == 0 {
 		c.usage()

@@ -27,6 +27,8 @@ import (
 func (c *cli) serve(ctx context.Context, args []string) int {
 	var jf jobFlags
 	fs := c.flagSet("serve", "PATH...", &jf, false)
+	var progress progressFlag
+	fs.Var(&progress, "progress", "log each run's progress every 10s")
 	needDest := true
 	if code, ok := c.parse(fs, args); !ok {
 		return code
@@ -97,10 +99,12 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		}
 		// A stop lets the batch in flight finish: the run itself is not
 		// cancelled, it is told to stop between batches.
+		report, endReport := c.startProgress(ctx, progress.or(false), false)
 		sum, err := j.Run(context.WithoutCancel(ctx), engine.RunOptions{
 			Trigger: req.Trigger, Ledger: engineLedger{s: st, command: "serve", queued: req.RunID}, Stop: ctx.Done(), Log: log,
-			LockWait: wait, Abandon: req.Abandon,
+			Progress: report, LockWait: wait, Abandon: req.Abandon,
 		})
+		endReport()
 		var locked *engine.LockedError
 		switch {
 		case errors.As(err, &locked):
