@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -20,6 +21,7 @@ type batcher struct {
 	j     *Job
 	conn  Conn
 	opts  RunOptions
+	log   *slog.Logger
 	sum   *RunSummary
 	scope string
 	size  int
@@ -37,6 +39,8 @@ type batcher struct {
 	staged []Item
 	// notes are the records read and not sent, for a LedgerNoter.
 	notes []LedgerNote
+	// progress is nil when the run reports none.
+	progress *tracker
 }
 
 // maxNotes bounds the notes a run holds before it hands them to the ledger.
@@ -76,6 +80,13 @@ func (b *batcher) flushNotes(ctx context.Context) error {
 	return nil
 }
 
+// sized learns the source's size, for the progress's estimate.
+func (b *batcher) sized(n int) {
+	if b.progress != nil {
+		b.progress.p.Expected = n
+	}
+}
+
 func (b *batcher) unsettle(unit string) {
 	if unit == "" {
 		return
@@ -97,7 +108,7 @@ func (b *batcher) add(ctx context.Context, it *Item) error {
 	case Invalid:
 		b.sum.Counts.add(it.Status)
 		b.unsettle(it.Unit)
-		b.sum.fail(Failure{Key: it.Label, Pos: it.Pos, Stage: it.Stage, Message: it.Reason}, b.opts.Log)
+		b.sum.fail(ctx, Failure{Key: it.Label, Pos: it.Pos, Stage: it.Stage, Message: it.Reason}, b.log)
 		return b.note(ctx, it)
 	default:
 		b.sum.Counts.add(it.Status)
@@ -250,7 +261,7 @@ func (b *batcher) send(ctx context.Context, n int) error {
 		if r.Permanent {
 			sum.NewlyParked++
 		}
-		sum.fail(Failure{Key: batch[i].Key, Pos: batch[i].Pos, Stage: stage[i], Code: r.Code, Message: r.Message}, b.opts.Log)
+		sum.fail(ctx, Failure{Key: batch[i].Key, Pos: batch[i].Pos, Stage: stage[i], Code: r.Code, Message: r.Message}, b.log)
 	}
 	sum.OK += ok
 	sum.Failed += failed
@@ -265,6 +276,8 @@ func (b *batcher) send(ctx context.Context, n int) error {
 		delete(b.inOut, it.Payload.Key)
 	}
 	b.out = append(b.out[:0], b.out[n:]...)
+	b.log.DebugContext(ctx, "batch sent", "batch", sum.Batches, "records", n, "ok", ok, "failed", failed)
+	b.progress.report()
 	return nil
 }
 
@@ -337,9 +350,7 @@ func (b *batcher) close(ctx context.Context) error {
 			committed = got[b.token]
 		}
 		if committed {
-			if b.opts.Log != nil {
-				fmt.Fprintf(b.opts.Log, "runner: warning: %v; the commit happened nonetheless\n", cerr)
-			}
+			b.log.WarnContext(ctx, "the destination's commit reported an error but happened", "error", Clip(cerr.Error()))
 			cerr = nil
 		} else {
 			status, msg = LedgerFailed, cerr.Error()
@@ -347,7 +358,7 @@ func (b *batcher) close(ctx context.Context) error {
 			sum.Failed += len(b.staged)
 			for _, it := range b.staged {
 				b.unsettle(it.Unit)
-				sum.fail(Failure{Key: it.Payload.Key, Pos: it.Pos, Stage: "commit", Message: cerr.Error()}, nil)
+				sum.fail(ctx, Failure{Key: it.Payload.Key, Pos: it.Pos, Stage: "commit", Message: cerr.Error()}, nil)
 			}
 		}
 	}

@@ -161,7 +161,7 @@ d = "today()"`, rec: rec("d", time.Date(2026, 11, 27, 0, 0, 0, 0, jst)), status:
 
 			// A run decides the same, and its log says so on one line.
 			var log bytes.Buffer
-			sum, err := job.Run(context.Background(), engine.RunOptions{Log: &log})
+			sum, err := job.Run(context.Background(), engine.RunOptions{Log: jsonLog(&log)})
 			if err != nil {
 				t.Fatal(err)
 			}

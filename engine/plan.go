@@ -94,7 +94,7 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 		pending = pending[:0]
 		return nil
 	}
-	_, err := j.each(ctx, pw.now, true, func(it *Item) error {
+	_, err := j.each(ctx, pw.now, true, nil, func(it *Item) error {
 		pending = append(pending, *it)
 		if len(pending) >= 100 {
 			return flush()

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -34,9 +34,15 @@ type RunOptions struct {
 	// Abandon, when closed while the run still waits for a lock, ends it
 	// before it starts (Interrupted, with no run id).
 	Abandon <-chan struct{}
-	// Log receives one line per failed record and what the run waits for;
-	// nil discards them.
-	Log io.Writer
+	// Log receives a line per failed record (warn), what the run waits for
+	// (info) and what it could not do but did not stop for (warn), with
+	// the job and the run id; the run's ctx goes with each line, so a
+	// handler can add its trace. nil discards them.
+	Log *slog.Logger
+	// Progress, when set, is called with the run's counts after each batch
+	// and every few hundred records read, on the run's goroutine: it must
+	// return quickly.
+	Progress func(Progress)
 	// Now is the run's clock; zero: the job's pinned time or the wall clock.
 	Now time.Time
 }
@@ -91,20 +97,12 @@ func (s RunSummary) Succeeded() bool {
 	return s.Failed == 0 && s.Counts.Errors == 0 && !s.Interrupted && s.Pending == 0
 }
 
-func (s *RunSummary) fail(f Failure, log io.Writer) {
+func (s *RunSummary) fail(ctx context.Context, f Failure, log *slog.Logger) {
 	if len(s.Failures) < maxFailures {
 		s.Failures = append(s.Failures, f)
 	}
 	if log != nil {
-		label := f.Key
-		if label == "" {
-			label = "-"
-		}
-		code := ""
-		if f.Code != "" {
-			code = " [" + f.Code + "]"
-		}
-		fmt.Fprintf(log, "failed %s  %s  %s%s: %s\n", label, f.Pos, f.Stage, code, Clip(f.Message))
+		logFailure(ctx, log, f)
 	}
 }
 
@@ -170,10 +168,11 @@ func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err err
 	stop := newStopper(opts.Stop)
 	defer stop.close()
 	scope := j.Scope()
+	log := runLog(opts.Log).With("job", j.Name)
 	if l := opts.Ledger; l != nil {
 		sum.Scope = scope
 		var locks *runLocks
-		locks, err = j.lock(ctx, opts, stop)
+		locks, err = j.lock(ctx, opts, stop, log)
 		if errors.Is(err, errStopped) {
 			sum.Interrupted = true
 			return sum, nil
@@ -208,6 +207,7 @@ func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err err
 			}
 		}()
 		locks.setRun(ctx, sum.RunID)
+		log = log.With("run_id", sum.RunID)
 		if scope != j.DestType {
 			if err := l.Adopt(ctx, j.Name, j.DestType, scope); err != nil {
 				return sum, fmt.Errorf("ledger: %w", err)
@@ -225,9 +225,20 @@ func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err err
 	if err != nil {
 		return sum, fmt.Errorf("destination %s: %w", j.DestType, err)
 	}
-	b := &batcher{j: j, conn: conn, opts: opts, sum: &sum, scope: scope, size: max(j.Dest.BatchSize(), 1)}
+	b := &batcher{j: j, conn: conn, opts: opts, log: log, sum: &sum, scope: scope, size: max(j.Dest.BatchSize(), 1)}
 	if st, ok := conn.(Stager); ok {
 		b.token = st.StageToken()
+	}
+	b.progress = newTracker(opts.Progress, &sum, start)
+	if b.progress != nil {
+		b.progress.p.BatchSize = b.size
+		// The shop's budget and what a batch costs give the time left.
+		if c, ok := j.Dest.(Coster); ok {
+			b.progress.cost, b.progress.p.PerSecond = &b.cost, c.Rate()
+		}
+		if cc, ok := conn.(CallCounter); ok {
+			b.progress.calls = cc
+		}
 	}
 	// The connection is closed (and what it staged committed and settled)
 	// on every way out, before any input is archived.
@@ -240,14 +251,20 @@ func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err err
 		}
 	}()
 
-	units, err := j.each(ctx, now, false, func(it *Item) error {
+	units, err := j.each(ctx, now, false, b.sized, func(it *Item) error {
 		if stop.stopped() {
 			return errStopped
 		}
-		return b.add(ctx, it)
+		b.progress.read()
+		err := b.add(ctx, it)
+		b.progress.decided()
+		return err
 	})
 	if err == nil {
 		err = b.finish(ctx, stop)
+	}
+	if err == nil {
+		b.progress.report()
 	}
 	if errors.Is(err, errStopped) {
 		sum.NotSent = len(b.cand) + len(b.out)
@@ -275,12 +292,12 @@ type runLocks struct {
 }
 
 // lock takes the job's lock, then the lock of each budget the job shares.
-func (j *Job) lock(ctx context.Context, opts RunOptions, stop *stopper) (*runLocks, error) {
+func (j *Job) lock(ctx context.Context, opts RunOptions, stop *stopper, log *slog.Logger) (*runLocks, error) {
 	rl := &runLocks{lost: make(chan struct{})}
 	if opts.Abandon != nil {
 		stop.on(opts.Abandon, nil)
 	}
-	jl, err := acquire(ctx, opts.Ledger, JobLock(j.Name), j.Name, opts.LockWait, stop.done(), opts.Log, fmt.Sprintf("job %q", j.Name))
+	jl, err := acquire(ctx, opts.Ledger, JobLock(j.Name), j.Name, opts.LockWait, stop.done(), log)
 	if err != nil {
 		var le *LockedError
 		if errors.As(err, &le) {
@@ -290,7 +307,7 @@ func (j *Job) lock(ctx context.Context, opts RunOptions, stop *stopper) (*runLoc
 	}
 	rl.held = append(rl.held, jl)
 	for _, name := range j.shares() {
-		l, err := acquire(ctx, opts.Ledger, name, j.Name, -1, stop.done(), opts.Log, name)
+		l, err := acquire(ctx, opts.Ledger, name, j.Name, -1, stop.done(), log)
 		if err != nil {
 			rl.release()
 			return nil, err
@@ -323,9 +340,8 @@ func (rl *runLocks) release() {
 }
 
 // acquire takes the named lock, waiting while another holds it: up to wait
-// (a negative wait has no bound) and until stop closes. what names the lock
-// for people.
-func acquire(ctx context.Context, l Ledger, name, job string, wait time.Duration, stop <-chan struct{}, log io.Writer, what string) (Lock, error) {
+// (a negative wait has no bound) and until stop closes.
+func acquire(ctx context.Context, l Ledger, name, job string, wait time.Duration, stop <-chan struct{}, log *slog.Logger) (Lock, error) {
 	begun := time.Now()
 	said, waited := false, false
 	defer func() {
@@ -349,8 +365,8 @@ func acquire(ctx context.Context, l Ledger, name, job string, wait time.Duration
 		if wait >= 0 && time.Since(begun) >= wait {
 			return nil, &LockedError{Holder: h.Holder(), Waited: wait}
 		}
-		if !said && log != nil {
-			fmt.Fprintf(log, "runner: waiting for %s, in use by %s\n", what, h.Holder())
+		if !said {
+			log.InfoContext(ctx, "waiting for a lock another run holds", "lock", name, "holder", h.Holder())
 			said = true
 		}
 		waited = true

@@ -3,8 +3,11 @@ package engine_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -517,7 +520,7 @@ func TestRun(t *testing.T) {
 				opts.Ledger = l
 			}
 			var log bytes.Buffer
-			opts.Log = &log
+			opts.Log = jsonLog(&log)
 			sum, err := f.job.Run(context.Background(), opts)
 			checkRun(t, sum, err, tt.want)
 			if tt.want.err != "" && strings.HasPrefix(tt.name, "the ledger's") {
@@ -614,28 +617,48 @@ func checkRun(t *testing.T, sum engine.RunSummary, err error, want runWant) {
 	}
 }
 
-// checkLog checks the log has one line per failure, and nothing else
-// but the runner's own notes.
+// checkLog checks the log (JSON lines) has one line per failure, in order,
+// with its record key, and that every line names the job, and the run
+// once it has an id.
 func checkLog(t *testing.T, log string, sum engine.RunSummary) {
 	t.Helper()
-	n := 0
+	var keys []string
 	for _, line := range strings.Split(strings.TrimSuffix(log, "\n"), "\n") {
-		switch {
-		case line == "":
-		case strings.HasPrefix(line, "failed "):
-			n++
-		case strings.HasPrefix(line, "runner: "):
-		default:
-			t.Errorf("log line %q is neither a failure nor a note", line)
+		if line == "" {
+			continue
+		}
+		var l struct {
+			Msg    string `json:"msg"`
+			Job    string `json:"job"`
+			RunID  int64  `json:"run_id"`
+			Record string `json:"record"`
+		}
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Errorf("log line %q is not JSON: %v", line, err)
+			continue
+		}
+		if l.Job != sum.Job {
+			t.Errorf("log line %q does not name job %q", line, sum.Job)
+		}
+		if l.Msg == "record failed" {
+			keys = append(keys, l.Record)
+			if l.RunID != sum.RunID {
+				t.Errorf("log line %q: run id %d, want %d", line, l.RunID, sum.RunID)
+			}
 		}
 	}
-	want := 0
+	var want []string
 	for _, f := range sum.Failures {
 		if f.Stage != "commit" { // the run's error says it once, for them all
-			want++
+			want = append(want, f.Key)
 		}
 	}
-	if n != want {
-		t.Errorf("log has %d failure lines for %d failures:\n%s", n, want, log)
+	if !slices.Equal(keys, want) {
+		t.Errorf("log has failure lines for %q, want %q:\n%s", keys, want, log)
 	}
+}
+
+// jsonLog is a run's logger writing JSON lines, debug and up, to w.
+func jsonLog(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,14 @@ import (
 	"github.com/goqsync/runner/engine"
 	"github.com/goqsync/runner/engine/enginetest"
 )
+
+// dropTime leaves the time out of a log line, so that it can be compared.
+func dropTime(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
+}
 
 // TestRunLocked: a run that finds its job's lock held does not start, at
 // once or after LockWait, and one abandoned while it waits is interrupted.
@@ -30,7 +39,7 @@ func TestRunLocked(t *testing.T) {
 		{name: "held", lock: "job:ship", wantErr: `job "ship" is being run by job "other"`},
 		{name: "held past the wait", lock: "job:ship", opts: engine.RunOptions{LockWait: time.Millisecond},
 			wantErr: `job "ship" is being run by job "other"; gave up after waiting 1ms`, wantWaited: time.Millisecond,
-			wantLog: "runner: waiting for job \"ship\", in use by job \"other\"\n"},
+			wantLog: `{"level":"INFO","msg":"waiting for a lock another run holds","job":"ship","lock":"job:ship","holder":"job \"other\""}` + "\n"},
 		{name: "abandoned while waiting", lock: "job:ship", opts: engine.RunOptions{LockWait: -1}, abandon: true, interrupted: true},
 		{name: "a shared budget is waited for", lock: "shop:1", shares: []string{"shop:1"}, abandon: true, interrupted: true},
 	}
@@ -45,7 +54,7 @@ func TestRunLocked(t *testing.T) {
 			defer held.Unlock()
 			var log bytes.Buffer
 			opts := tt.opts
-			opts.Ledger, opts.Log = l, &log
+			opts.Ledger, opts.Log = l, slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{ReplaceAttr: dropTime}))
 			if tt.abandon {
 				ch := make(chan struct{})
 				close(ch)

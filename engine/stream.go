@@ -40,10 +40,11 @@ func (e *evaluator) next(ctx context.Context, recs Records, it *Item) error {
 
 // each streams every source record through filters and mappings, with
 // now as the clock (the source opens with it in ctx too). It
-// returns the units the source read, when it reads from units. A record key
+// returns the units the source read, when it reads from units; sized, when
+// set, learns how many records a Sized source holds. A record key
 // gets one decision per run: a later record with the key of one already
 // sent is skipped, so that an order is never sent twice in a run.
-func (j *Job) each(ctx context.Context, now time.Time, explain bool, fn func(*Item) error) (units []string, err error) {
+func (j *Job) each(ctx context.Context, now time.Time, explain bool, sized func(int), fn func(*Item) error) (units []string, err error) {
 	recs, err := j.Source.Open(WithNow(ctx, now))
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", j.SourceType, err)
@@ -51,6 +52,9 @@ func (j *Job) each(ctx context.Context, now time.Time, explain bool, fn func(*It
 	defer recs.Close()
 	if ul, ok := recs.(UnitLister); ok {
 		units = ul.Files()
+	}
+	if sz, ok := recs.(Sized); ok && sized != nil {
+		sized(sz.Len())
 	}
 	e, err := j.newEvaluator(now)
 	if err != nil {
@@ -83,6 +87,6 @@ func (j *Job) each(ctx context.Context, now time.Time, explain bool, fn func(*It
 // ledger: what a test of the job compares with its expectations. now is
 // the clock; zero: the job's pinned time or the wall clock.
 func (j *Job) Each(ctx context.Context, now time.Time, fn func(Item) error) error {
-	_, err := j.each(ctx, j.now(now), true, func(it *Item) error { return fn(*it) })
+	_, err := j.each(ctx, j.now(now), true, nil, func(it *Item) error { return fn(*it) })
 	return err
 }

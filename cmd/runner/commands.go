@@ -45,6 +45,7 @@ func (c *cli) flagSet(name, args string, jf *jobFlags, withJob bool) *flag.FlagS
 		fmt.Fprintf(fs.Output(), "usage: runner %s [flags] %s\n", name, args)
 		fs.PrintDefaults()
 	}
+	c.logFlags(fs)
 	if jf == nil {
 		return fs
 	}
@@ -73,6 +74,9 @@ func (c *cli) parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
 		return exitOK, false
 	case err != nil:
 		c.stderr.Write(help.Bytes())
+		return exitConfig, false
+	}
+	if !c.setupLog(fs) {
 		return exitConfig, false
 	}
 	for _, a := range fs.Args() {
@@ -131,7 +135,11 @@ func (c *cli) writeDiags(cfg *engine.Config, diags hcl.Diagnostics) {
 	if len(diags) == 0 {
 		return
 	}
-	cfg.DiagWriter().WriteText(c.stderr, diags)
+	if c.jsonLog {
+		c.logDiagLines(diags)
+	} else {
+		cfg.DiagWriter().WriteText(c.stderr, diags)
+	}
 	if v, _ := c.lookupEnv("GITHUB_ACTIONS"); v == "true" {
 		engine.WriteGitHub(c.stdout, diags)
 	}
@@ -472,6 +480,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	noLedger := fs.Bool("no-ledger", false, "keep no record of this run and take no lock: send everything that qualifies, remember nothing")
 	lockWait := fs.Duration("lock-timeout", 0, "how long to wait for another run of the job to finish (0: do not wait)")
 	timeout := fs.Duration("timeout", 0, "the run's deadline: past it, stop after the batch in flight (0: none)")
+	var progress progressFlag
+	fs.Var(&progress, "progress", "show the run's progress: a line rewritten in place when standard error is a terminal, else a log line every 10s (default: on a terminal, without -json)")
 	needDest := true
 	if code, ok := c.parse(fs, args); !ok {
 		return code
@@ -491,13 +501,15 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	}
 	stop, stopCode := c.interrupt, func() int { return exitInterrupted }
 	if stop == nil {
-		stop, stopCode = interruptChannel(c.stderr)
+		stop, stopCode = interruptChannel(c.log)
 	}
 	code := exitOK
 	var sums []engine.RunSummary
 	for _, j := range jobs {
-		sum, err := j.Run(ctx, engine.RunOptions{Trigger: "cli", Force: *force, Ledger: led, Stop: stop, Log: c.stderr,
-			LockWait: *lockWait, Timeout: *timeout})
+		report, endReport := c.startProgress(ctx, progress.or(c.term != nil && !jf.json), c.term != nil)
+		sum, err := j.Run(ctx, engine.RunOptions{Trigger: "cli", Force: *force, Ledger: led, Stop: stop, Log: c.log,
+			Progress: report, LockWait: *lockWait, Timeout: *timeout})
+		endReport()
 		sums = append(sums, sum)
 		if !jf.json {
 			printSummary(c.stdout, sum)
@@ -505,14 +517,13 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		var locked *engine.LockedError
 		switch {
 		case errors.As(err, &locked):
-			fmt.Fprintf(c.stderr, "runner run: %v\n", err)
-			fmt.Fprintf(c.stderr, "  Wait for it with -lock-timeout DURATION. If that process is gone for good, release its lock with: runner unlock %s\n", j.Name)
+			c.runLog(sum).ErrorContext(ctx, "another run holds the job's lock; nothing ran", "error", err.Error(),
+				"hint", "wait for it with -lock-timeout DURATION; if that process is gone for good, release its lock with: runner unlock "+j.Name)
 			code = max(code, exitLocked)
 		case err != nil:
-			fmt.Fprintf(c.stderr, "runner run: job %q stopped: %v\n", j.Name, engine.Clip(err.Error()))
-			if sum.Pending > 0 || sum.NotSent > 0 {
-				fmt.Fprintf(c.stderr, "  %d record(s) sent without an answer and %d not sent stay pending; the next run sends them.\n", sum.Pending, sum.NotSent)
-			}
+			// What the run could not confirm stays pending; the next run sends it.
+			c.runLog(sum).ErrorContext(ctx, "the run stopped", "error", engine.Clip(err.Error()),
+				"pending", sum.Pending, "not_sent", sum.NotSent)
 			code = max(code, exitStopped)
 		case sum.Interrupted:
 			code = stopCode()

@@ -95,7 +95,7 @@ func (c *cli) demo(ctx context.Context, args []string) int {
 			return exitFailed
 		}
 		fmt.Fprintln(c.stdout, "\n== run")
-		sum, err := j.Run(ctx, engine.RunOptions{Trigger: "cli", Log: c.stderr})
+		sum, err := j.Run(ctx, engine.RunOptions{Trigger: "cli", Log: c.log})
 		printSummary(c.stdout, sum)
 		if err != nil {
 			fmt.Fprintf(c.stderr, "runner demo: %v\n", err)

@@ -116,7 +116,7 @@ func TestRunReportsFailures(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
-	if !strings.Contains(out, "failed 100000001206/1") || !strings.Contains(out, "CannotUpdateStorePickup") {
+	if !strings.Contains(out, "record=100000001206/1") || !strings.Contains(out, "CannotUpdateStorePickup") {
 		t.Errorf("the failure is not reported with its order and code:\n%s", out)
 	}
 	if !strings.Contains(out, "8 ok, 1 failed") {

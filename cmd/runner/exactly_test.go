@@ -116,7 +116,7 @@ func TestTwoRunsAtOnce(t *testing.T) {
 		if code := second.wait(); code != exitLocked {
 			t.Errorf("second run: exit %d, want %d\n%s", code, exitLocked, second.out)
 		}
-		want := fmt.Sprintf(`job "shipping-to-futureshop" is being run by pid %d on %s since `, first.cmd.Process.Pid, host)
+		want := fmt.Sprintf(`is being run by pid %d on %s since `, first.cmd.Process.Pid, host)
 		if !strings.Contains(second.out.String(), want) || !strings.Contains(second.out.String(), "runner unlock shipping-to-futureshop") {
 			t.Errorf("second run does not name the holder (%q):\n%s", want, second.out)
 		}
@@ -125,7 +125,7 @@ func TestTwoRunsAtOnce(t *testing.T) {
 		if code := first.wait(); code != 0 {
 			t.Fatalf("first run: exit %d\n%s", code, first.out)
 		}
-		if code := third.wait(); code != 0 || !strings.Contains(third.out.String(), "9 unchanged") || !strings.Contains(third.out.String(), "waiting for job") {
+		if code := third.wait(); code != 0 || !strings.Contains(third.out.String(), "9 unchanged") || !strings.Contains(third.out.String(), "waiting for a lock") {
 			t.Errorf("a run that waited: exit %d\n%s", code, third.out)
 		}
 		onceEach(t, srv)
@@ -381,7 +381,7 @@ func TestSilentShopStopsTheRun(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("took %s to stop", took)
 	}
-	if strings.Count(out, "failed 1000") != 0 {
+	if strings.Count(out, "record=1000") != 0 {
 		t.Errorf("a job-level error is reported per order:\n%s", out)
 	}
 	st, err := ledger.Open(context.Background(), dsn)

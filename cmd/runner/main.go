@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
+
 	// Asia/Tokyo must load in a container without a zoneinfo database.
 	_ "time/tzdata"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/goqsync/runner/connectors/goq"
 	"github.com/goqsync/runner/engine"
 	"github.com/goqsync/runner/metrics"
+	"github.com/goqsync/runner/runlog"
 	"github.com/goqsync/runner/version"
 )
 
@@ -55,10 +58,20 @@ type cli struct {
 	interrupt <-chan struct{}
 	// metrics is the command's meter provider; serve also scrapes it.
 	metrics *metrics.Provider
+	// log gets every line about a run (-log-format, -log-level); term is
+	// stderr when it is a terminal, for the live progress line.
+	log     *slog.Logger
+	logSet  logSettings
+	jsonLog bool // -log-format json: diagnostics are log lines too
+	term    *runlog.Terminal
 }
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
 	c := &cli{stdout: stdout, stderr: stderr, lookupEnv: lookupEnv}
+	if t := runlog.TerminalOf(stderr); t != nil {
+		c.stderr, c.term = t, t
+	}
+	c.log, _ = runlog.New(c.stderr, runlog.FormatText, slog.LevelInfo)
 	if len(args) == 0 {
 		c.usage()
 		return exitConfig

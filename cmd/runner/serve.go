@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -28,6 +27,8 @@ import (
 func (c *cli) serve(ctx context.Context, args []string) int {
 	var jf jobFlags
 	fs := c.flagSet("serve", "PATH...", &jf, false)
+	var progress progressFlag
+	fs.Var(&progress, "progress", "log each run's progress every 10s")
 	needDest := true
 	if code, ok := c.parse(fs, args); !ok {
 		return code
@@ -37,7 +38,7 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		return exitConfig
 	}
 	paths := fs.Args()
-	log := slog.New(slog.NewTextHandler(c.stderr, nil))
+	log := c.log
 	set, err := c.settings(ctx)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "runner serve: settings: %v\n", err)
@@ -108,10 +109,12 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		}
 		// A stop lets the batch in flight finish: the run itself is not
 		// cancelled, it is told to stop between batches.
+		report, endReport := c.startProgress(ctx, progress.or(false), false)
 		sum, err := j.Run(context.WithoutCancel(ctx), engine.RunOptions{
-			Trigger: req.Trigger, Ledger: engineLedger{s: st, command: "serve", queued: req.RunID}, Stop: ctx.Done(), Log: c.stderr,
-			LockWait: wait, Abandon: req.Abandon,
+			Trigger: req.Trigger, Ledger: engineLedger{s: st, command: "serve", queued: req.RunID}, Stop: ctx.Done(), Log: log,
+			Progress: report, LockWait: wait, Abandon: req.Abandon,
 		})
+		endReport()
 		var locked *engine.LockedError
 		switch {
 		case errors.As(err, &locked):
@@ -170,8 +173,7 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 				}
 			}
 			if !ok {
-				log.Error("reload refused: the files have errors; the old jobs keep running")
-				next.DiagWriter().WriteText(c.stderr, diags)
+				c.logDiags(ctx, "reload refused: the files have errors; the old jobs keep running", next, diags)
 				continue
 			}
 			// Swap the jobs runs look up first, so a run the scheduler

@@ -1,8 +1,7 @@
 package main
 
 import (
-	"fmt"
-	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -13,7 +12,7 @@ import (
 // run finish the batch in flight, record it and report; a second signal
 // exits at once. code returns the exit status the signal asks for: 130 for
 // SIGINT, 143 for SIGTERM (128 + its number, as shells report).
-func interruptChannel(stderr io.Writer) (stop <-chan struct{}, code func() int) {
+func interruptChannel(log *slog.Logger) (stop <-chan struct{}, code func() int) {
 	ch := make(chan struct{})
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
@@ -24,10 +23,10 @@ func interruptChannel(stderr io.Writer) (stop <-chan struct{}, code func() int) 
 		if s == syscall.SIGTERM {
 			got.Store(exitTerminated)
 		}
-		fmt.Fprintf(stderr, "runner: %s; finishing the batch in flight (again to abort)\n", name(s))
+		log.Warn(name(s) + "; finishing the batch in flight (again to abort)")
 		close(ch)
 		s = <-sig
-		fmt.Fprintf(stderr, "runner: %s again; aborted\n", name(s))
+		log.Error(name(s) + " again; aborted")
 		if s == syscall.SIGTERM {
 			os.Exit(exitTerminated)
 		}

@@ -208,7 +208,7 @@ func TestTestShopFaults(t *testing.T) {
 		failed []string
 	}{
 		{name: "store pickup", args: []string{"-store-pickup", "200000000102, 200000000109"}, code: exitFailed,
-			runWant: []string{"6 sent in 1 batch(es): 4 ok, 2 failed", "failed 200000000102/1", "[CannotUpdateStorePickup]"},
+			runWant: []string{"6 sent in 1 batch(es): 4 ok, 2 failed", "record=200000000102/1", "code=CannotUpdateStorePickup"},
 			failed:  []string{"200000000102", "200000000109"}},
 		{name: "503", args: []string{"-fail-next", "2"}, code: exitOK,
 			runWant: []string{"6 ok, 0 failed"},

@@ -42,6 +42,7 @@ type fileInfo struct {
 // surveyResult is the survey of every file of one Open.
 type surveyResult struct {
 	files []fileInfo
+	rows  int // rows with an order number, in every file
 	// dup holds the hashes of order numbers seen more than once (rarely
 	// a false positive; winners holds the exact answer). nil when no
 	// order repeats, the common case, which then costs nothing more.
@@ -128,6 +129,7 @@ func (s *Source) survey(ctx context.Context, files []string) (*surveyResult, err
 		info.enc = s.decideEncoding(info.enc, v)
 		res.files[fi] = info
 	}
+	res.rows = len(hashes)
 	dup := repeated(hashes)
 	if len(dup) == 0 {
 		return res, nil
