@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -283,5 +284,30 @@ func TestServeAPIReconcileRun(t *testing.T) {
 	var queued []ledger.Run
 	if a.do("GET", "/runs?status=queued", &queued); len(queued) != 0 {
 		t.Errorf("queued runs left: %+v", queued)
+	}
+}
+
+// TestServeAPIJobLevelError: credentials the shop refuses stop a run
+// pressed through the API with one job-level error: GET /runs/{id} shows
+// status error and the reason, and no order failed or was parked.
+func TestServeAPIJobLevelError(t *testing.T) {
+	const job = "shipping-to-futureshop"
+	srv := sampleShop(t)
+	lookup := shopEnv(t, srv, "RUNNER_LISTEN", "127.0.0.1:0", "FUTURESHOP_CLIENT_SECRET", "wrong")
+	a := newAPI(t, startServe(t, lookup, "-var", "goq_export="+sample, "-now", seedNow, fastShipping(t)))
+	var e scheduler.Enqueued
+	code, h := a.do("POST", "/jobs/"+job+"/runs", &e)
+	if code != http.StatusAccepted {
+		t.Fatalf("POST: %d", code)
+	}
+	var run scheduler.RunDetail
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && (run.Status == "" || run.Status == "queued" || run.Status == "running"); time.Sleep(100 * time.Millisecond) {
+		a.do("GET", h.Get("Location"), &run)
+	}
+	if run.Status != "error" || !strings.Contains(run.Error, "refused the credentials") {
+		t.Errorf("run %d: status %q, error %q; want error and the reason", e.RunID, run.Status, run.Error)
+	}
+	if run.Counts.Failed != 0 || run.Counts.Parked != 0 || len(run.FailedOrders) != 0 || len(run.ParkedOrders) != 0 {
+		t.Errorf("a job-level error was counted per order: %+v", run)
 	}
 }
