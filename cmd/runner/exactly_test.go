@@ -152,7 +152,7 @@ func TestTwoRunsAtOnce(t *testing.T) {
 // TestRunWhileServe: runner run while runner serve runs the same job is
 // refused the same way.
 func TestRunWhileServe(t *testing.T) {
-	fast := fastShipping(t)
+	fast := manualShipping(t)
 	if testing.Short() {
 		t.Skip("real processes")
 	}
@@ -425,7 +425,7 @@ func TestSigtermFinishesTheBatch(t *testing.T) {
 // TestServeTwiceOnSQLite: a second serve on one SQLite ledger is refused
 // with what to do, instead of dying on River's migrations.
 func TestServeTwiceOnSQLite(t *testing.T) {
-	fast := fastShipping(t)
+	fast := manualShipping(t)
 	if testing.Short() {
 		t.Skip("real processes")
 	}
@@ -461,7 +461,7 @@ func TestServeTwiceOnSQLite(t *testing.T) {
 // the killed run is closed as interrupted at once, and the button works at
 // once, instead of answering 409 until River gives up on the dead run.
 func TestServeAfterKill(t *testing.T) {
-	fast := fastShipping(t)
+	fast := manualShipping(t)
 	if testing.Short() {
 		t.Skip("real processes")
 	}
@@ -519,7 +519,7 @@ func TestServeAfterKill(t *testing.T) {
 // descriptors scheduled runs need: the API accepts a bounded number of
 // connections and closes idle ones.
 func TestServeKeepsItsDescriptors(t *testing.T) {
-	fast := fastShipping(t)
+	fast := manualShipping(t)
 	s := newHTTPServer(http.NotFoundHandler())
 	if s.ReadTimeout == 0 || s.WriteTimeout == 0 || s.IdleTimeout == 0 || s.ReadHeaderTimeout == 0 {
 		t.Errorf("timeouts: %+v", s)

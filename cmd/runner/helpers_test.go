@@ -107,3 +107,11 @@ func fastImport(t *testing.T) string {
 	t.Helper()
 	return rewrite(t, importExample, t.TempDir(), "import.hcl", fastRate...)
 }
+
+// manualShipping is fastShipping scheduled once a year (1 January,
+// midnight), for serve tests that count runs: at "every 10m" a test that
+// starts within a minute of the ten-minute mark gets a catch-up run.
+func manualShipping(t *testing.T) string {
+	t.Helper()
+	return variant(t, t.TempDir(), "shipping.hcl", append(fastRate, `schedule    = "every 10m"`, `schedule    = "0 0 1 1 *"`)...)
+}

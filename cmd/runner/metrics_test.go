@@ -143,8 +143,7 @@ func TestServeMetrics(t *testing.T) {
 	srv.FailNext(1, http.StatusTooManyRequests)
 	lookup := shopEnv(t, srv, "RUNNER_LISTEN", "127.0.0.1:0")
 	// Once a year: a scheduled run in the middle would add to the counts.
-	yearly := variant(t, t.TempDir(), "shipping.hcl", append(fastRate, `schedule    = "every 10m"`, `schedule    = "0 0 1 1 *"`)...)
-	base := startServe(t, lookup, "-var", "goq_export="+sample, "-now", seedNow, yearly)
+	base := startServe(t, lookup, "-var", "goq_export="+sample, "-now", seedNow, manualShipping(t))
 
 	fams, _ := scrape(t, base)
 	if v := value(fams, "runner_parked_records", map[string]string{"job": job}); v != 0 {

@@ -131,7 +131,7 @@ func TestServeAPIRuns(t *testing.T) {
 			srv.Seed(o)
 		}
 		lookup := shopEnv(t, srv, "RUNNER_DATABASE", dsn, "RUNNER_LISTEN", "127.0.0.1:0")
-		a := newAPI(t, startServe(t, lookup, "-var", "goq_export="+sample, "-now", seedNow, fastShipping(t)))
+		a := newAPI(t, startServe(t, lookup, "-var", "goq_export="+sample, "-now", seedNow, manualShipping(t)))
 
 		press := func() int64 {
 			t.Helper()
@@ -294,7 +294,7 @@ func TestServeAPIJobLevelError(t *testing.T) {
 	const job = "shipping-to-futureshop"
 	srv := sampleShop(t)
 	lookup := shopEnv(t, srv, "RUNNER_LISTEN", "127.0.0.1:0", "FUTURESHOP_CLIENT_SECRET", "wrong")
-	a := newAPI(t, startServe(t, lookup, "-var", "goq_export="+sample, "-now", seedNow, fastShipping(t)))
+	a := newAPI(t, startServe(t, lookup, "-var", "goq_export="+sample, "-now", seedNow, manualShipping(t)))
 	var e scheduler.Enqueued
 	code, h := a.do("POST", "/jobs/"+job+"/runs", &e)
 	if code != http.StatusAccepted {

@@ -35,7 +35,7 @@ func (s *syncBuffer) String() string {
 // TestServeManualRun starts serve, presses the 発送情報の更新 button through
 // the HTTP API, waits for the run to show in GET /jobs, and stops serve.
 func TestServeManualRun(t *testing.T) {
-	fast := fastShipping(t)
+	fast := manualShipping(t)
 	srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
 	defer srv.Close()
 	srv.Seed(futureshoptest.SampleOrders()...)
