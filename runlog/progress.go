@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/goqsync/runner/engine"
+	"github.com/goqsync/runner/table"
 )
 
 // Line renders a run's progress for a terminal of width columns, the
@@ -19,7 +20,7 @@ import (
 //	ship  1200/5000 read  1100 sent  1098 ok  2 failed  23 req (1/s)  ~1m18s left
 //
 // The shop's requests and the estimate appear when the destination keeps
-// under a request budget (engine.Paced), the read total when the source
+// under a request budget (engine.Coster), the read total when the source
 // knows its size (engine.Sized). A line too wide for the terminal is cut,
 // since a line that wraps cannot be rewritten in place.
 func Line(p engine.Progress, width int) string {
@@ -38,9 +39,18 @@ func Line(p engine.Progress, width int) string {
 		b.WriteString("  finishing")
 	}
 	s := b.String()
-	// Not the last column either: some terminals wrap on it.
-	if width > 1 && utf8.RuneCountInString(s) > width-1 {
-		s = string([]rune(s)[:width-2]) + "…"
+	// Not the last column either: some terminals wrap on it. A job's name
+	// may be Japanese, two cells a character.
+	if width > 1 && table.Width(s) > width-1 {
+		cut, w := 0, 0
+		for i, r := range s {
+			if w+table.Width(string(r)) > width-2 {
+				break
+			}
+			w += table.Width(string(r))
+			cut = i + utf8.RuneLen(r)
+		}
+		s = s[:cut] + "…"
 	}
 	return s
 }

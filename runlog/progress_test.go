@@ -56,6 +56,7 @@ func TestLine(t *testing.T) {
 		{"all read", shop(5000, 0, 5000, 4990, 10, 101), 200},
 		{"a narrow terminal", shop(1200, 100, 1100, 1098, 2, 23), 40},
 		{"no size, no budget", engine.Progress{Job: "import", Read: 300, Sent: 200, OK: 200, BatchSize: 100}, 200},
+		{"a Japanese job name, cut by cells", engine.Progress{Job: "発送情報の更新", Read: 300, Sent: 200, OK: 200, BatchSize: 100}, 30},
 	}
 	var b strings.Builder
 	for _, tt := range tests {
