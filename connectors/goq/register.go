@@ -10,7 +10,7 @@ var SourceInfo = engine.SourceInfo{
 		{Name: "path", Doc: "a file or a glob; or inbox"},
 		{Name: "inbox", Doc: "a directory whose every export is read; with archive, instead of path"},
 		{Name: "archive", Doc: "where an inbox file moves once every order in it is settled"},
-		{Name: "encoding", Doc: "auto (default), cp932 (also shift_jis) or utf-8"},
+		{Name: "encoding", Doc: "auto (default), cp932 (also shift_jis, sjis, windows-31j) or utf-8 (also utf8)"},
 		{Name: "optional", Doc: "fields whose columns may be missing"},
 		{Name: "columns", Doc: "block: field = \"header\", for renamed headers"},
 	},

@@ -99,7 +99,7 @@ func (s *Source) UseFields(names []string) {
 //
 //	source "goq_csv" {
 //	  path     = "exports/*.csv"   # a file or a glob; or inbox + archive
-//	  encoding = "auto"            # or "cp932", "shift_jis", "utf-8"
+//	  encoding = "auto"            # or "cp932" (also "shift_jis", "sjis", "windows-31j"), "utf-8" (also "utf8")
 //	  optional = ["note"]          # fields whose column may be missing
 //	  columns {                    # header names that differ from GoQ's defaults
 //	    tracking_no = "伝票番号"
@@ -169,7 +169,7 @@ func newSource(body hcl.Body, s *engine.Settings) (*Source, hcl.Diagnostics) {
 			src.encoding = map[string]string{"utf8": encUTF8, "sjis": encSJIS, "windows-31j": encCP932}[e]
 		default:
 			diags = append(diags, attrDiag(body, "encoding", "Unknown encoding",
-				fmt.Sprintf("encoding %q is not one of \"auto\", \"cp932\", \"shift_jis\" or \"utf-8\".", *cfg.Encoding)))
+				fmt.Sprintf("encoding %q is not one of \"auto\", \"cp932\" (also \"shift_jis\", \"sjis\", \"windows-31j\") or \"utf-8\" (also \"utf8\").", *cfg.Encoding)))
 		}
 	}
 
