@@ -128,22 +128,22 @@ type client struct {
 	calls    map[string]int // requests sent, by callKind
 }
 
-// callKind names a request for cost accounting: the kinds the
-// destination's Cost uses.
-func callKind(path string) string {
-	switch {
-	case path == tokenPath:
+// callKind names an endpoint (endpointOf) for cost accounting: the kinds
+// the destination's Cost uses.
+func callKind(endpoint string) string {
+	switch endpoint {
+	case tokenPath:
 		return "token"
-	case path == shippingStatusPath:
+	case shippingStatusPath:
 		return "shipping"
-	case path == completePath:
+	case completePath:
 		return "complete"
-	case path == searchPath:
+	case searchPath:
 		return "search"
-	case strings.HasPrefix(path, detailPath):
+	case detailPath + "{orderNo}":
 		return "detail"
 	}
-	return path
+	return endpoint
 }
 
 // Calls returns the requests this client sent, by kind.
@@ -516,12 +516,15 @@ func (c *client) attempt(ctx context.Context, method string, u *url.URL, orders 
 	if err := c.limiter.Wait(ctx); err != nil {
 		return nil, err
 	}
+	// One name for the endpoint, for the call counts and the metrics, and
+	// a path under the API base like any other.
+	endpoint := endpointOf(strings.TrimPrefix(u.Path, c.base.Path))
 	c.bmu.Lock()
 	c.lastSent = time.Now()
 	if c.calls == nil {
 		c.calls = map[string]int{}
 	}
-	c.calls[callKind(u.Path)]++
+	c.calls[callKind(endpoint)]++
 	c.bmu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
 	defer cancel()
@@ -540,12 +543,12 @@ func (c *client) attempt(ctx context.Context, method string, u *url.URL, orders 
 	header(req)
 	res, err := c.hc.Do(req)
 	if err != nil {
-		c.m.request(ctx, method, endpointOf(strings.TrimPrefix(u.Path, c.base.Path)), 0)
+		c.m.request(ctx, method, endpoint, 0)
 		span.SetStatus(codes.Error, "request failed")
 		return nil, stripURL(err)
 	}
 	defer res.Body.Close()
-	c.m.request(ctx, method, endpointOf(strings.TrimPrefix(u.Path, c.base.Path)), res.StatusCode)
+	c.m.request(ctx, method, endpoint, res.StatusCode)
 	span.SetAttributes(attribute.Int("http.response.status_code", res.StatusCode))
 	b, err := io.ReadAll(io.LimitReader(res.Body, maxBodyBytes))
 	if err != nil {
