@@ -26,10 +26,12 @@ type batcher struct {
 	scope string
 	size  int
 	fx    effects // side effects of what went through
-	cost  Cost    // what the batches sent were estimated to cost
-	cand  []Item
-	out   []Item
-	inOut map[string]bool
+	// effectsOf lists a payload's side effects (Job.sideEffects).
+	effectsOf func(Payload) []string
+	cost      Cost // what the batches sent were estimated to cost
+	cand      []Item
+	out       []Item
+	inOut     map[string]bool
 	// unsettled marks units with a record that is not done: failed,
 	// parked or bad. Those units are not archived.
 	unsettled map[string]bool
@@ -242,7 +244,7 @@ func (b *batcher) send(ctx context.Context, n int) error {
 	ok, failed := 0, 0
 	for i, r := range results {
 		if r.OK {
-			for _, msg := range j.sideEffects(batch[i]) {
+			for _, msg := range b.effectsOf(batch[i]) {
 				b.fx.add(msg, batch[i].Key)
 			}
 			b.sum.SideEffects = b.fx.list

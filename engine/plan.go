@@ -42,6 +42,7 @@ type PlanOptions struct {
 func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, error) {
 	var counts Counts
 	var fx effects
+	effectsOf := j.sideEffects()
 	// What sending costs, batch by batch as a run would form them.
 	var cost Cost
 	coster, _ := j.Dest.(Coster)
@@ -84,7 +85,7 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 						batch = batch[:0]
 					}
 				}
-				its = j.sideEffects(it.Payload)
+				its = effectsOf(it.Payload)
 				for _, msg := range its {
 					fx.add(msg, it.Payload.Key)
 				}
@@ -129,17 +130,22 @@ func (j *Job) caveat() string {
 	return ""
 }
 
-// sideEffects lists what the job's actions will do to p beyond its
-// values: the destination's effects, then its caveat.
-func (j *Job) sideEffects(p Payload) []string {
-	var out []string
-	if se, ok := j.Dest.(SideEffecter); ok {
-		out = se.SideEffects(p)
+// sideEffects returns what lists the effects the job's actions will have
+// on a payload beyond its values: the destination's, then its caveat. The
+// caveat is the same for every record, so it is asked for once.
+func (j *Job) sideEffects() func(p Payload) []string {
+	se, _ := j.Dest.(SideEffecter)
+	cav := j.caveat()
+	return func(p Payload) []string {
+		var out []string
+		if se != nil {
+			out = se.SideEffects(p)
+		}
+		if cav != "" {
+			out = append(out, cav)
+		}
+		return out
 	}
-	if c := j.caveat(); c != "" {
-		out = append(out, c)
-	}
-	return out
 }
 
 type planWriter struct {

@@ -225,7 +225,7 @@ func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err err
 	if err != nil {
 		return sum, fmt.Errorf("destination %s: %w", j.DestType, err)
 	}
-	b := &batcher{j: j, conn: conn, opts: opts, log: log, sum: &sum, scope: scope, size: max(j.Dest.BatchSize(), 1)}
+	b := &batcher{j: j, conn: conn, opts: opts, log: log, sum: &sum, scope: scope, size: max(j.Dest.BatchSize(), 1), effectsOf: j.sideEffects()}
 	if st, ok := conn.(Stager); ok {
 		b.token = st.StageToken()
 	}
