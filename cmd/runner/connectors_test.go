@@ -20,7 +20,7 @@ func TestConnectorsCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s", code, got)
 	}
-	js := got[strings.Index(got, "--- stdout\n")+len("--- stdout\n") : strings.Index(got, "--- stderr\n")]
+	js := stdoutOf(got)
 	var list []connectorJSON
 	if err := json.Unmarshal([]byte(js), &list); err != nil {
 		t.Fatalf("-json: %v\n%s", err, js)

@@ -422,12 +422,12 @@ func TestCostEstimate(t *testing.T) {
 			var plan struct {
 				Cost engine.Cost `json:"cost"`
 			}
-			if err := json.Unmarshal([]byte(stdout(out)), &plan); err != nil || code != 0 {
+			if err := json.Unmarshal([]byte(stdoutOf(out)), &plan); err != nil || code != 0 {
 				t.Fatalf("plan: exit %d, %v\n%s", code, err, out)
 			}
 			out, code = invoke(t, e, append([]string{"run"}, args...)...)
 			var runs []engine.RunSummary
-			if err := json.Unmarshal([]byte(stdout(out)), &runs); err != nil || code != 0 || len(runs) != 1 {
+			if err := json.Unmarshal([]byte(stdoutOf(out)), &runs); err != nil || code != 0 || len(runs) != 1 {
 				t.Fatalf("run: exit %d, %v\n%s", code, err, out)
 			}
 			got := map[string]int{}
@@ -450,12 +450,6 @@ func TestCostEstimate(t *testing.T) {
 			}
 		})
 	}
-}
-
-// stdout is the standard output of an invoke transcript.
-func stdout(transcript string) string {
-	s := transcript[strings.Index(transcript, "--- stdout\n")+len("--- stdout\n"):]
-	return s[:strings.Index(s, "--- stderr\n")]
 }
 
 // TestPlanSummaryAndOnly: -summary prints counts per filter, side effect

@@ -133,7 +133,7 @@ func TestTwoRunsAtOnce(t *testing.T) {
 		// The history shows the refused run, with its reason.
 		out, _ := invoke(t, shopEnv(t, srv, "RUNNER_DATABASE", dsn), "history", "-json", "shipping-to-futureshop")
 		var runs []ledger.Run
-		if err := json.Unmarshal([]byte(out[strings.Index(out, "["):strings.LastIndex(out, "]")+1]), &runs); err != nil {
+		if err := json.Unmarshal([]byte(stdoutOf(out)), &runs); err != nil {
 			t.Fatalf("history: %v\n%s", err, out)
 		}
 		statuses := map[string]int{}

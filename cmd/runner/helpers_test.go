@@ -115,3 +115,10 @@ func manualShipping(t *testing.T) string {
 	t.Helper()
 	return variant(t, t.TempDir(), "shipping.hcl", append(fastRate, `schedule    = "every 10m"`, `schedule    = "0 0 1 1 *"`)...)
 }
+
+// stdoutOf is the standard output of invoke's transcript.
+func stdoutOf(transcript string) string {
+	_, s, _ := strings.Cut(transcript, "\n--- stdout\n")
+	s, _, _ = strings.Cut(s, "--- stderr\n")
+	return s
+}

@@ -45,7 +45,7 @@ func reconcileJSON(t *testing.T, e func(string) (string, bool), args ...string) 
 	t.Helper()
 	out, code := invoke(t, e, append([]string{"reconcile", "-json"}, args...)...)
 	var reps []reconcileReport
-	body := out[strings.Index(out, "--- stdout\n")+len("--- stdout\n") : strings.Index(out, "--- stderr\n")]
+	body := stdoutOf(out)
 	if err := json.Unmarshal([]byte(body), &reps); err != nil || len(reps) != 1 {
 		t.Fatalf("reconcile -json: exit %d, %v\n%s", code, err, out)
 	}

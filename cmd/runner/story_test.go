@@ -77,10 +77,3 @@ func TestOrderStory(t *testing.T) {
 		}
 	})
 }
-
-// stdoutOf is the standard output of invoke's transcript.
-func stdoutOf(transcript string) string {
-	_, s, _ := strings.Cut(transcript, "\n--- stdout\n")
-	s, _, _ = strings.Cut(s, "--- stderr\n")
-	return s
-}
