@@ -72,11 +72,21 @@ func TestReporterLogs(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(lineWriter(lines), &slog.HandlerOptions{ReplaceAttr: dropTime}))
 	tick := make(chan time.Time)
 	var every time.Duration
-	r := runlog.StartProgress(context.Background(), runlog.ProgressOptions{Log: log,
-		Tick: func(d time.Duration) (<-chan time.Time, func()) { every = d; return tick, func() {} }})
-	// A tick is taken once the one before it is done with: the reporter
-	// has one goroutine.
-	tick <- time.Time{} // nothing reported yet: no line
+	ticks := func(d time.Duration) (<-chan time.Time, func()) { every = d; return tick, func() {} }
+
+	// Ticks before the first report log nothing. Stop waits for the
+	// reporter's goroutine, so both ticks are done with when it returns.
+	r := runlog.StartProgress(context.Background(), runlog.ProgressOptions{Log: log, Tick: ticks})
+	tick <- time.Time{}
+	tick <- time.Time{}
+	r.Stop()
+	if len(lines) != 0 {
+		t.Errorf("logged %q before any report", <-lines)
+	}
+
+	// A report is seen by the next tick: it happened before the tick was
+	// sent, and the line is read before the next report.
+	r = runlog.StartProgress(context.Background(), runlog.ProgressOptions{Log: log, Tick: ticks})
 	r.Update(shop(1200, 100, 1100, 1098, 2, 23))
 	tick <- time.Time{}
 	got := []string{<-lines}
