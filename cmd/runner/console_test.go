@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/goqsync/runner/connectors/futureshop/futureshoptest"
 	"golang.org/x/text/encoding/japanese"
 )
 
@@ -212,4 +215,50 @@ func TestConsoleGuards(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET / with -console=false: %d, want 404", resp.StatusCode)
 	}
+}
+
+// BenchmarkConsolePreview is the server's time to answer the Preview of
+// a 10,000-order export (the plan computed as runner plan -json computes
+// it, read back and rendered), over loopback HTTP; bytes/page is its size.
+//
+//	go test ./cmd/runner -run '^$' -bench BenchmarkConsolePreview -benchtime 5x
+func BenchmarkConsolePreview(b *testing.B) {
+	srv := futureshoptest.NewServer()
+	b.Cleanup(srv.Close)
+	export, _ := thousandOrders(b, srv, 10000)
+	base := startServe(b, shopEnv(b, srv, "RUNNER_LISTEN", "127.0.0.1:0"), "-var", "goq_export="+export, "-now", seedNow, manualShipping(b))
+	var size int64
+	for b.Loop() {
+		size = fetch(b, base+"/preview/shipping-to-futureshop")
+	}
+	b.ReportMetric(float64(size), "bytes/page")
+}
+
+// BenchmarkConsoleJobs is the weight of the Jobs page with the sample's
+// job: its HTML, stylesheet and script, the whole of what a browser loads.
+func BenchmarkConsoleJobs(b *testing.B) {
+	srv := sampleShop(b)
+	base := startServe(b, shopEnv(b, srv, "RUNNER_LISTEN", "127.0.0.1:0"), "-var", "goq_export="+sample, "-now", seedNow, manualShipping(b))
+	var html, css, js int64
+	for b.Loop() {
+		html = fetch(b, base+"/")
+	}
+	css, js = fetch(b, base+"/assets/console.css"), fetch(b, base+"/assets/console.js")
+	b.ReportMetric(float64(html), "html-bytes")
+	b.ReportMetric(float64(html+css+js), "page-bytes")
+}
+
+// fetch GETs url and returns the size of its body.
+func fetch(tb testing.TB, url string) int64 {
+	tb.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		tb.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return n
 }
