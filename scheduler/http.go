@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -107,6 +108,18 @@ func (s *Scheduler) postRun(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Scheduler) getJobs(w http.ResponseWriter, r *http.Request) {
+	out, err := s.Jobs(r.Context())
+	if err != nil {
+		s.log.Error("read history", "error", err)
+		writeError(w, http.StatusInternalServerError, "cannot read run history")
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// Jobs returns every job as GET /jobs shows it, by name: its schedule,
+// next run and last run, times in the job's zone.
+func (s *Scheduler) Jobs(ctx context.Context) ([]JobStatus, error) {
 	now := time.Now()
 	jobs := s.jobList()
 	out := make([]JobStatus, 0, len(jobs))
@@ -116,11 +129,9 @@ func (s *Scheduler) getJobs(w http.ResponseWriter, r *http.Request) {
 			st.NextRun = align(j.Schedule).Next(now).In(s.zone(j.Name))
 		}
 		if s.cfg.Ledger != nil {
-			runs, err := s.cfg.Ledger.History(r.Context(), j.Name, 1)
+			runs, err := s.cfg.Ledger.History(ctx, j.Name, 1)
 			if err != nil {
-				s.log.Error("read history", "job", j.Name, "error", err)
-				writeError(w, http.StatusInternalServerError, "cannot read run history")
-				return
+				return nil, fmt.Errorf("jobs: %s: %w", j.Name, err)
 			}
 			if len(runs) > 0 {
 				last := s.runInZone(runs[0])
@@ -129,7 +140,7 @@ func (s *Scheduler) getJobs(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, st)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // Limits of GET /runs and of the orders GET /runs/{id} and GET /orders/{no} list.
@@ -271,8 +282,10 @@ func (s *Scheduler) getOrder(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// zone is the time zone of job; a job no longer loaded gets the
-// process's.
+// Zone is the time zone of job, in which the API gives its times; a job no
+// longer loaded gets the process's.
+func (s *Scheduler) Zone(job string) *time.Location { return s.zone(job) }
+
 func (s *Scheduler) zone(job string) *time.Location {
 	if j, ok := s.job(job); ok && j.Location != nil {
 		return j.Location

@@ -261,5 +261,7 @@ func TestMain(m *testing.M) {
 	if !set && runtime.GOMAXPROCS(0) < 2 {
 		flag.Set("test.parallel", "4")
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	stopBrowser()
+	os.Exit(code)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"golang.org/x/net/netutil"
 
+	"github.com/goqsync/runner/console"
 	"github.com/goqsync/runner/engine"
 	"github.com/goqsync/runner/ledger"
 	"github.com/goqsync/runner/scheduler"
@@ -29,6 +31,7 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 	fs := c.flagSet("serve", "PATH...", &jf, false)
 	var progress progressFlag
 	fs.Var(&progress, "progress", "log each run's progress every 10s")
+	withConsole := fs.Bool("console", true, "serve the operator console (web pages) at / beside the API")
 	needDest := true
 	if code, ok := c.parse(fs, args); !ok {
 		return code
@@ -81,6 +84,7 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 	// The current job set; SIGHUP swaps it.
 	var mu sync.Mutex
 	current := cfg
+	progressOf := console.NewProgress() // the console's view of runs in flight
 	defer c.observeLedger(st, func() []string {
 		mu.Lock()
 		defer mu.Unlock()
@@ -110,11 +114,18 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		// A stop lets the batch in flight finish: the run itself is not
 		// cancelled, it is told to stop between batches.
 		report, endReport := c.startProgress(ctx, progress.or(false), false)
+		both := func(p engine.Progress) {
+			if report != nil {
+				report(p)
+			}
+			progressOf.Update(p)
+		}
 		sum, err := j.Run(context.WithoutCancel(ctx), engine.RunOptions{
 			Trigger: req.Trigger, Ledger: engineLedger{s: st, command: "serve", queued: req.RunID}, Stop: ctx.Done(), Log: log,
-			Progress: report, LockWait: wait, Abandon: req.Abandon,
+			Progress: both, LockWait: wait, Abandon: req.Abandon,
 		})
 		endReport()
+		progressOf.Done(sum.RunID)
 		var locked *engine.LockedError
 		switch {
 		case errors.As(err, &locked):
@@ -144,6 +155,45 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		return exitFailed
 	}
 
+	var handler http.Handler = sched.Handler()
+	if *withConsole {
+		jobOf := func(name string) (*engine.Job, bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			return current.Job(name)
+		}
+		con, err := console.New(console.Config{
+			Ledger: st, Scheduler: sched, Progress: progressOf, Token: set.APIToken, Logger: log,
+			Describe: func(name string) (console.JobInfo, bool) {
+				if j, ok := jobOf(name); ok {
+					return console.JobInfo{Description: j.Description, Shop: shopOf(j), Plannable: true}, true
+				}
+				if j, ok := jobOf(strings.TrimPrefix(name, reconcilePrefix)); ok && strings.HasPrefix(name, reconcilePrefix) {
+					return console.JobInfo{Description: "reconcile: " + j.Description, Shop: shopOf(j)}, true
+				}
+				return console.JobInfo{}, false
+			},
+			Plan: func(ctx context.Context, name string, w io.Writer) error {
+				j, ok := jobOf(name)
+				if !ok {
+					return fmt.Errorf("job %q is no longer loaded", name)
+				}
+				// What runner plan -json prints, with the ledger it reads.
+				_, err := j.Plan(ctx, w, engine.PlanOptions{JSON: true, Ledger: engineLedger{s: st}, LedgerName: st.Where()})
+				return err
+			},
+		})
+		if err != nil {
+			sched.Stop(context.WithoutCancel(ctx))
+			fmt.Fprintf(c.stderr, "runner serve: %v\n", err)
+			return exitFailed
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/", handler)
+		con.Mount(mux)
+		handler = mux
+	}
+
 	ln, err := net.Listen("tcp", set.Listen)
 	if err != nil {
 		sched.Stop(context.WithoutCancel(ctx))
@@ -151,7 +201,7 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		return exitFailed
 	}
 	// W3C trace context in, spans per request: a caller's trace reaches the run.
-	srv := newHTTPServer(otelhttp.NewHandler(serveMetrics(sched.Handler(), c.metrics, set.APIToken), "runner serve",
+	srv := newHTTPServer(otelhttp.NewHandler(serveMetrics(handler, c.metrics, set.APIToken), "runner serve",
 		otelhttp.WithMeterProvider(c.metrics.MeterProvider())))
 	go srv.Serve(netutil.LimitListener(ln, maxConns))
 	fmt.Fprintf(c.stdout, "serving %d job(s) on http://%s\n", len(cfg.Jobs), ln.Addr())
@@ -222,6 +272,16 @@ func newHTTPServer(h http.Handler) *http.Server {
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+}
+
+// shopOf names the shop a job talks to, for the console's header.
+func shopOf(j *engine.Job) string {
+	for _, c := range []any{j.Dest, j.Source} {
+		if s, ok := c.(interface{ Shop() string }); ok && s.Shop() != "" {
+			return s.Shop()
+		}
+	}
+	return ""
 }
 
 func schedJobs(cfg *engine.Config) []scheduler.Job {
