@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/goqsync/runner/engine"
 	"github.com/goqsync/runner/ledger"
 	"github.com/goqsync/runner/scheduler"
 )
@@ -36,8 +37,13 @@ type Config struct {
 	// Describe says what the loaded files say of job; false when they hold
 	// no such job.
 	Describe func(job string) (JobInfo, bool)
-	// Plan writes the job's plan now, as `runner plan -json` does, to w.
-	Plan func(ctx context.Context, job string, w io.Writer) error
+	// Plan writes the job's plan now, as `runner plan -json` does, to w,
+	// and returns it saved (engine.SavedPlan), for Apply.
+	Plan func(ctx context.Context, job string, w io.Writer) (*engine.SavedPlan, error)
+	// Apply starts sending a saved plan exactly (runner apply), once its
+	// premises are checked, and returns the ledger's id of the run: an
+	// *engine.PlanChangedError when the plan no longer holds.
+	Apply func(ctx context.Context, p *engine.SavedPlan) (runID int64, err error)
 	// Progress holds runs' latest progress; serve's runs report to it.
 	Progress *Progress
 	// Token is RUNNER_API_TOKEN: when set, pages need a sign-in with it.
@@ -58,17 +64,19 @@ type Console struct {
 	pages map[string]*template.Template
 	keys  keys
 	cop   *http.CrossOriginProtection
+	plans *previewed // the plans previews showed, for 「この内容で実行」
 }
 
 // New prepares the console.
 func New(cfg Config) (*Console, error) {
-	if cfg.Ledger == nil || cfg.Scheduler == nil || cfg.Describe == nil || cfg.Plan == nil {
-		return nil, errors.New("new console: ledger, scheduler, Describe and Plan are required")
+	if cfg.Ledger == nil || cfg.Scheduler == nil || cfg.Describe == nil || cfg.Plan == nil || cfg.Apply == nil {
+		return nil, errors.New("new console: ledger, scheduler, Describe, Plan and Apply are required")
 	}
 	if cfg.Progress == nil {
 		cfg.Progress = NewProgress()
 	}
-	c := &Console{cfg: cfg, log: cfg.Logger, pages: map[string]*template.Template{}, cop: http.NewCrossOriginProtection()}
+	c := &Console{cfg: cfg, log: cfg.Logger, pages: map[string]*template.Template{}, cop: http.NewCrossOriginProtection(),
+		plans: newPreviewed()}
 	if c.log == nil {
 		c.log = slog.Default()
 	}

@@ -73,19 +73,27 @@ type preview struct {
 	Calls    []count // the API calls the run takes, by kind
 	Show, Q  string  // the list's filter and search, without JavaScript
 	Shown    int
+	// PlanID names the saved plan the page shows, which 「この内容で実行」
+	// applies.
+	PlanID string
 }
 
 // loadPreview computes the job's plan now and shapes it for the page.
 func (c *Console) loadPreview(ctx context.Context, job string) (*preview, error) {
 	var buf bytes.Buffer
-	if err := c.cfg.Plan(ctx, job, &buf); err != nil {
+	saved, err := c.cfg.Plan(ctx, job, &buf)
+	if err != nil {
 		return nil, err
 	}
 	var p plan
 	if err := json.Unmarshal(buf.Bytes(), &p); err != nil {
 		return nil, fmt.Errorf("read the plan of %s: %w", job, err)
 	}
-	return shape(p), nil
+	pv := shape(p)
+	if saved != nil {
+		pv.PlanID = c.plans.put(saved)
+	}
+	return pv, nil
 }
 
 func shape(p plan) *preview {

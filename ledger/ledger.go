@@ -47,6 +47,7 @@ const (
 	TriggerSchedule = "schedule"
 	TriggerManual   = "manual"
 	TriggerCLI      = "cli"
+	TriggerApply    = "apply" // a saved plan sent exactly (runner apply, the console's 「この内容で実行」)
 )
 
 // ErrNotFound is returned when a run does not exist.

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,7 +49,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	p.do(chromedp.Click(chromedp.CSS(`form[action="/preview/shipping-to-futureshop"] button`)),
 		chromedp.WaitVisible(chromedp.ID("items")))
 	p.has("preview", "概要", "＋ 送信", "条件「status」: 2 件", "API の呼び出し", "この項目を空にします",
-		"orders-sample.csv:2", pickup, "この内容で実行", "ジョブをもう一度読み込んで実行します")
+		"orders-sample.csv:2", pickup, "この内容で実行", "このプレビューの内容そのもの")
 	if *consoleScreenshot {
 		shot(t, ctx, filepath.Join("..", "..", "docs", "console-preview.png"))
 	}
@@ -59,9 +62,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	// この内容で実行: a run, whose page follows it to its end.
 	p.do(chromedp.Click(chromedp.CSS(`form[action="/preview/shipping-to-futureshop/run"] button`)),
 		chromedp.WaitVisible(chromedp.ID("run-status")))
-	p.has("run page", "プレビューした内容そのものではなく")
+	p.has("run page", "プレビューした内容を、そのまま送っています")
 	p.waitText("#run-status", "一部失敗", 60*time.Second)
-	p.has("run", "ボタン", "CannotUpdateStorePickup", pickup, "保留になった注文")
+	p.has("run", "プレビューどおり", "CannotUpdateStorePickup", pickup, "保留になった注文")
 
 	// 要対応: the parked order, resolved with a reason.
 	p.do(chromedp.Navigate(base+"/attention"), chromedp.WaitVisible(chromedp.CSS(`input[name="key"]`)))
@@ -261,4 +264,80 @@ func fetch(tb testing.TB, url string) int64 {
 		tb.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
 	}
 	return n
+}
+
+// TestConsoleRunsThePreview: 「この内容で実行」 sends the plan the preview
+// showed, exactly: an order whose export row changed after the preview is
+// reported stale and not sent, the rest go out, and the same preview
+// cannot be sent twice.
+func TestConsoleRunsThePreview(t *testing.T) {
+	p := newPlanned(t)
+	base := startServe(t, shopEnv(t, p.shop, "RUNNER_LISTEN", "127.0.0.1:0", "RUNNER_DATABASE", filepath.Join(p.dir, "state.db")),
+		"-var", "goq_export="+p.export, "-now", seedNow, manualShipping(t))
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(base + "/preview/shipping-to-futureshop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	hidden := func(name string) string {
+		m := regexp.MustCompile(`name="` + name + `" value="([^"]+)"`).FindSubmatch(body)
+		if m == nil {
+			t.Fatalf("the preview has no %s field:\n%s", name, body)
+		}
+		return string(m[1])
+	}
+	form := url.Values{"csrf": {hidden("csrf")}, "plan": {hidden("plan")}}
+
+	p.edit(t, "2026-11-27 17:45:00", "2026-11-28 09:30:00") // 1202 changes after the preview
+	post := func() *http.Response {
+		t.Helper()
+		resp, err := client.PostForm(base+"/preview/shipping-to-futureshop/run", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	r := post()
+	id, ok := strings.CutPrefix(r.Header.Get("Location"), "/history/")
+	if r.StatusCode != http.StatusSeeOther || !ok {
+		t.Fatalf("この内容で実行: %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	id, _, _ = strings.Cut(id, "?")
+	var run struct {
+		Status, Trigger string
+		Counts          struct{ OK int }
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(base + "/runs/" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&run)
+		resp.Body.Close()
+		if run.Status != "running" && run.Status != "queued" && run.Status != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s did not end: %+v", id, run)
+		}
+	}
+	if run.Trigger != "apply" || run.Status != "failed" {
+		t.Errorf("run %s: %+v; want trigger apply, failed (one order stale)", id, run)
+	}
+	for _, no := range admitted {
+		want := 1
+		if no == "100000001202" {
+			want = 0
+		}
+		if got := p.shop.Shipped(no); got != want {
+			t.Errorf("order %s shipped %d times, want %d", no, got, want)
+		}
+	}
+	if r := post(); r.StatusCode != http.StatusConflict {
+		t.Errorf("the same preview sent again: %d, want 409", r.StatusCode)
+	}
 }

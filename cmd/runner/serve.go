@@ -85,6 +85,10 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 	var mu sync.Mutex
 	current := cfg
 	progressOf := console.NewProgress() // the console's view of runs in flight
+	// The console's applies of previewed plans run beside the scheduler's
+	// runs: quit stops them as Stop stops those, and serve waits for them.
+	var applies sync.WaitGroup
+	quit := make(chan struct{})
 	defer c.observeLedger(st, func() []string {
 		mu.Lock()
 		defer mu.Unlock()
@@ -173,14 +177,60 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 				}
 				return console.JobInfo{}, false
 			},
-			Plan: func(ctx context.Context, name string, w io.Writer) error {
-				j, ok := jobOf(name)
+			Plan: func(ctx context.Context, name string, w io.Writer) (*engine.SavedPlan, error) {
+				mu.Lock()
+				cfg := current
+				mu.Unlock()
+				j, ok := cfg.Job(name)
 				if !ok {
-					return fmt.Errorf("job %q is no longer loaded", name)
+					return nil, fmt.Errorf("job %q is no longer loaded", name)
 				}
-				// What runner plan -json prints, with the ledger it reads.
-				_, err := j.Plan(ctx, w, engine.PlanOptions{JSON: true, Ledger: engineLedger{s: st}, LedgerName: st.Where()})
-				return err
+				saved, err := engine.NewSavedPlan(cfg)
+				if err != nil {
+					return nil, err
+				}
+				// What runner plan -json prints, with the ledger it reads,
+				// and saved as plan -out saves it.
+				_, err = j.Plan(ctx, w, engine.PlanOptions{JSON: true, Ledger: engineLedger{s: st}, LedgerName: st.Where(), Save: saved})
+				return saved, err
+			},
+			Apply: func(ctx context.Context, p *engine.SavedPlan) (int64, error) {
+				mu.Lock()
+				cfg := current
+				mu.Unlock()
+				j, ok := cfg.Job(p.Job)
+				if !ok {
+					return 0, fmt.Errorf("job %q is no longer loaded", p.Job)
+				}
+				if err := p.Check(cfg, j, j.Clock(), time.Hour); err != nil {
+					return 0, err
+				}
+				id, err := st.QueueRun(ctx, p.Job, ledger.TriggerApply, time.Now())
+				if err != nil {
+					return 0, err
+				}
+				applies.Add(1)
+				go func() {
+					defer applies.Done()
+					// As a run the scheduler starts: it waits its turn, and a
+					// stop before its turn leaves it unstarted.
+					sum, err := j.Apply(context.WithoutCancel(ctx), p, engine.RunOptions{Trigger: ledger.TriggerApply,
+						Ledger: engineLedger{s: st, command: "serve", queued: id}, Log: log, Progress: progressOf.Update,
+						LockWait: -1, Stop: quit, Abandon: quit})
+					progressOf.Done(sum.RunID)
+					if sum.RunID == 0 {
+						why := "not run: serve stopped first"
+						if err != nil {
+							why = "not run: " + err.Error()
+						}
+						if cerr := st.CancelQueued(context.WithoutCancel(ctx), id, why); cerr != nil {
+							log.Error("closing the queued run", "run_id", id, "error", cerr)
+						}
+					}
+					log.Info("apply summary", "job", p.Job, "run_id", sum.RunID, "sent", sum.Counts.Send, "ok", sum.OK,
+						"failed", sum.Failed, "stale", sum.Stale, "interrupted", sum.Interrupted, "error", err)
+				}()
+				return id, nil
 			},
 		})
 		if err != nil {
@@ -245,7 +295,10 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 			shut, done := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 			defer done()
 			srv.Shutdown(shut)
-			if err := sched.Stop(shut); err != nil && !errors.Is(err, context.Canceled) {
+			close(quit)
+			err := sched.Stop(shut)
+			applies.Wait()
+			if err != nil && !errors.Is(err, context.Canceled) {
 				fmt.Fprintf(c.stderr, "runner serve: %v\n", err)
 				return exitFailed
 			}
