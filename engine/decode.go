@@ -50,7 +50,7 @@ type Job struct {
 	vars map[string]any
 	// eachVal is each.key and each.value of a for_each instance, nil otherwise.
 	eachVal map[string]any
-	used map[string]bool // source fields the expressions name
+	used    map[string]bool // source fields the expressions name
 	// pinned is the -now of LoadOptions: the clock of every run that does
 	// not set its own.
 	pinned time.Time

@@ -67,7 +67,7 @@ func instances(blk *hcl.Block, eval *hcl.EvalContext, missing map[string]bool) (
 	}
 	bad := func(detail string) hcl.Diagnostics {
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid for_each argument",
-			Detail: fmt.Sprintf("The for_each of job %q %s; it takes a map, an object or a set of strings, one job instance per key.", name, detail),
+			Detail:  fmt.Sprintf("The for_each of job %q %s; it takes a map, an object or a set of strings, one job instance per key.", name, detail),
 			Subject: a.Expr.Range().Ptr()}}
 	}
 	t := v.Type()
