@@ -58,6 +58,9 @@ type Job struct {
 	// run compiles them again with its own (see programs).
 	check *clock
 	needs []envNeed
+	// forEachMissing names the variable without a value that the job's
+	// for_each reads: the job is validate's stand-in for its instances.
+	forEachMissing string
 }
 
 // Filter is a named condition every record must meet.

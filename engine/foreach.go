@@ -20,6 +20,8 @@ type instance struct {
 	// placeholder marks the one instance validate checks when for_each
 	// reads a variable that has no value yet: its keys are not known.
 	placeholder bool
+	// missing names the variable without a value that for_each reads.
+	missing string
 }
 
 // InstanceName names the instance of job block name for key, as Terraform
@@ -58,7 +60,9 @@ func instances(blk *hcl.Block, eval *hcl.EvalContext, missing map[string]bool) (
 				elem = t.ElementType()
 			}
 			key := "<each.key>"
-			return []instance{newInstance(name+"[each.key]", key, cty.StringVal(key), eachPlaceholder(elem, "each.value"), true)}, nil
+			in := newInstance(name+"[each.key]", key, cty.StringVal(key), eachPlaceholder(elem, "each.value"), true)
+			in.missing = at.Name
+			return []instance{in}, nil
 		}
 	}
 	v, diags := a.Expr.Value(eval)

@@ -65,6 +65,8 @@ type Config struct {
 	// missing lists what plan and run need but validate does not:
 	// unset environment variables and variables without a value.
 	missingVars []*hcl.Diagnostic
+	// missingNames are their variables' names, in the same order.
+	missingNames []string
 }
 
 // Job finds a job by name.
@@ -192,6 +194,7 @@ func Load(paths []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 						v.name, v.name, VarEnvPrefix, v.name),
 					Subject: v.rng.Ptr(),
 				})
+				cfg.missingNames = append(cfg.missingNames, v.name)
 			}
 		}
 		varObj[v.name] = val
@@ -243,6 +246,7 @@ func Load(paths []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 				if !in.placeholder {
 					job.needs = append(job.needs, envNeeds(blk, ev, opts.LookupEnv)...)
 				}
+				job.forEachMissing = in.missing
 				cfg.Jobs = append(cfg.Jobs, job)
 			}
 		}
@@ -400,6 +404,14 @@ func envNeeds(job *hcl.Block, eval *hcl.EvalContext, lookup func(string) (string
 // running (needDest true): unset secrets and variables without a value.
 func (c *Config) CheckRunnable(job *Job, needDest bool) hcl.Diagnostics {
 	diags := append(hcl.Diagnostics(nil), c.missingVars...)
+	for i, d := range diags {
+		if c.missingNames[i] == job.forEachMissing {
+			// Which jobs there are depends on it: say so where it is missing.
+			cp := *d
+			cp.Detail += fmt.Sprintf(" Job %q has an instance for each of its keys.", job.Block)
+			diags[i] = &cp
+		}
+	}
 	for _, n := range job.needs {
 		if n.set || (n.block == "destination" && !needDest) {
 			continue

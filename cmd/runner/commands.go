@@ -379,7 +379,9 @@ func (c *cli) runnableJobs(fs *flag.FlagSet, jf *jobFlags, needDest *bool) (*eng
 	seen := map[string]bool{}
 	for _, j := range jobs {
 		for _, d := range cfg.CheckRunnable(j, *needDest) {
-			key := d.Summary
+			// The detail too: instances of one for_each job share the
+			// place of an env() call, and each names its own variable.
+			key := d.Summary + d.Detail
 			if d.Subject != nil {
 				key += d.Subject.String()
 			}
@@ -404,13 +406,24 @@ func (c *cli) pickJobs(cfg *engine.Config, name string) ([]*engine.Job, bool) {
 	if j, ok := cfg.Job(name); ok {
 		return []*engine.Job{j}, true
 	}
+	// A for_each block's name picks all its instances, as Terraform's
+	// -target does.
+	var all []*engine.Job
+	for _, j := range cfg.Jobs {
+		if j.Key != "" && j.Block == name {
+			all = append(all, j)
+		}
+	}
+	if len(all) > 0 {
+		return all, true
+	}
 	var names []string
 	for _, j := range cfg.Jobs {
 		names = append(names, j.Name)
 	}
-	msg := fmt.Sprintf("runner: no job %q in these files (jobs: %s)", name, strings.Join(names, ", "))
+	msg := fmt.Sprintf("runner: no job %s in these files (jobs: %s)", engine.QuoteJob(name), strings.Join(names, ", "))
 	if s := engine.Suggest(name, names); s != "" {
-		msg += fmt.Sprintf("; did you mean %q?", s)
+		msg += fmt.Sprintf("; did you mean %s?", engine.QuoteJob(s))
 	}
 	fmt.Fprintln(c.stderr, msg)
 	return nil, false
@@ -455,7 +468,7 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 		send = send || counts.Send > 0
 		switch {
 		case err != nil:
-			fmt.Fprintf(c.stderr, "runner plan: job %q: %v\n", j.Name, engine.Clip(err.Error()))
+			fmt.Fprintf(c.stderr, "runner plan: job %s: %v\n", engine.QuoteJob(j.Name), engine.Clip(err.Error()))
 			code = exitStopped
 		case counts.Errors > 0 && code == exitOK:
 			// Bad rows are what CI running plan over a fresh export must see.
@@ -541,8 +554,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 }
 
 func printSummary(w interface{ Write([]byte) (int, error) }, s engine.RunSummary) {
-	fmt.Fprintf(w, "Job %q (now %s): %d read, %d sent in %d batch(es): %d ok, %d failed; %d excluded",
-		s.Job, s.Now.Format(time.RFC3339), s.Counts.Read, s.Counts.Send, s.Batches, s.OK, s.Failed, s.Counts.Excluded)
+	fmt.Fprintf(w, "Job %s (now %s): %d read, %d sent in %d batch(es): %d ok, %d failed; %d excluded",
+		engine.QuoteJob(s.Job), s.Now.Format(time.RFC3339), s.Counts.Read, s.Counts.Send, s.Batches, s.OK, s.Failed, s.Counts.Excluded)
 	if s.Counts.Unchanged > 0 {
 		fmt.Fprintf(w, ", %d unchanged", s.Counts.Unchanged)
 	}
