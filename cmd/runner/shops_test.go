@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +16,8 @@ import (
 
 	"github.com/goqsync/runner/connectors/futureshop/futureshoptest"
 	"github.com/goqsync/runner/engine"
+	"github.com/goqsync/runner/ledger"
+	"github.com/goqsync/runner/scheduler"
 )
 
 // shopsFixture is the shops example against one test server per shop, fed
@@ -232,4 +236,61 @@ func BenchmarkShopsSideBySide(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestServeShopInstances: serve knows a for_each job's instances by name:
+// the API starts one (its name escaped in the path), history and the
+// metrics' job label name it, and the other instance does not run.
+func TestServeShopInstances(t *testing.T) {
+	databases(t, func(t *testing.T, dsn string) {
+		f := newShopsFixture(t, 3, 50, "    rate_limit    = 50")
+		// Scheduled once a year, so that only the button runs it.
+		job, err := os.ReadFile(f.job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(f.job, []byte(strings.Replace(string(job), `schedule    = "every 10m"`, `schedule    = "0 0 1 1 *"`, 1)), 0o644)
+		base := f.lookup
+		lookup := func(k string) (string, bool) {
+			switch k {
+			case "RUNNER_DATABASE":
+				return dsn, true
+			case "RUNNER_LISTEN":
+				return "127.0.0.1:0", true
+			}
+			return base(k)
+		}
+		url := startServe(t, lookup, "-var-file", f.vars, "-var", "goq_export_all="+f.export, "-now", seedNow, f.job)
+		a := newAPI(t, url)
+		const name = `shipping["a"]`
+		var e scheduler.Enqueued
+		code, h := a.do("POST", "/jobs/"+neturl.PathEscape(name)+"/runs", &e)
+		if code != http.StatusAccepted || e.Job != name {
+			t.Fatalf("POST: %d %+v", code, e)
+		}
+		var run scheduler.RunDetail
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && (run.Status == "" || run.Status == "queued" || run.Status == "running"); time.Sleep(100 * time.Millisecond) {
+			a.do("GET", h.Get("Location"), &run)
+		}
+		if run.Status != "ok" || run.Job != name {
+			t.Fatalf("run %d: %+v", e.RunID, run.Run)
+		}
+		out, code := invoke(t, lookup, "history", "-json", name)
+		var hist []ledger.Run
+		if code != exitOK || json.Unmarshal([]byte(stdoutOf(out)), &hist) != nil || len(hist) != 1 || hist[0].ID != e.RunID {
+			t.Errorf("history of %s:\n%s", name, out)
+		}
+		fams, _ := scrape(t, url)
+		if v := value(fams, "runner_runs_total", map[string]string{"job": name, "outcome": "ok"}); v != 1 {
+			t.Errorf("runner_runs_total{job=%q,outcome=ok} = %v, want 1", name, v)
+		}
+		for _, key := range f.keys[1:] {
+			if got := sentTo(f.srvs[key]); len(got) != 0 {
+				t.Errorf("shop %s received %v from a run of %s", key, got, name)
+			}
+		}
+		if got := len(sentTo(f.srvs["a"])); got != 2*3 {
+			t.Errorf("shop a received %d order updates, want %d (shipping and complete of 3)", got, 2*3)
+		}
+	})
 }
