@@ -548,7 +548,7 @@ func (c *cli) run(ctx context.Context, args []string) int {
 				defer slots.give(1)
 				j := passes.Jobs[i]
 				var report func(engine.Progress)
-				endReport := func() {}
+				var endReport func()
 				if on := progress.or(c.term != nil && !jf.json); on && len(jobs) > 1 && n > 1 {
 					// Runs side by side: a log line each, naming its job,
 					// since one terminal line cannot show several.
