@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -151,5 +152,33 @@ func TestSharePasses(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSharePassOpenError: a source that cannot open fails every run of its
+// pass, and is tried once.
+func TestSharePassOpenError(t *testing.T) {
+	boom := fmt.Errorf("export.csv: no such file")
+	jobs, src, _ := loadPass(t, enginetest.SourceConfig{ShareKey: "export.csv", OpenErr: boom},
+		enginetest.DestinationConfig{BatchSize: 100})
+	p := engine.SharePasses(jobs, 0)
+	var wg sync.WaitGroup
+	errs := make([]error, len(p.Jobs))
+	for i, j := range p.Jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer p.Done(i)
+			_, errs[i] = j.Run(context.Background(), engine.RunOptions{Now: testNow})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "no such file") {
+			t.Errorf("%s: %v, want the source's error", p.Jobs[i].Name, err)
+		}
+	}
+	if n := len(src.Opens()); n != 1 {
+		t.Errorf("source opened %d times, want once", n)
 	}
 }
