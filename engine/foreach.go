@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -176,4 +177,28 @@ func mergeInstanceDiags(insts []instance, per []hcl.Diagnostics) hcl.Diagnostics
 		}
 	}
 	return out
+}
+
+// eachOutside reports each.key and each.value in a job block without
+// for_each, where HCL would only say there is no variable named each.
+func eachOutside(blk *hcl.Block) hcl.Diagnostics {
+	body, ok := blk.Body.(*hclsyntax.Body)
+	if !ok {
+		return nil
+	}
+	if _, ok := body.Attributes["for_each"]; ok {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+		t, ok := n.(*hclsyntax.ScopeTraversalExpr)
+		if !ok || t.Traversal.RootName() != "each" {
+			return nil
+		}
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Reference to each outside for_each",
+			Detail:  fmt.Sprintf("Job %q reads each, which only a job with for_each has: each.key and each.value are its instance's.", blk.Labels[0]),
+			Subject: t.Range().Ptr()})
+		return nil
+	})
+	return diags
 }

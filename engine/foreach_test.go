@@ -106,6 +106,13 @@ func TestForEachDiagnostics(t *testing.T) {
 				`job.hcl:8:23: error: Reference to each outside for_each; The expression of filter "status" reads each, which only a job with for_each has: each.key and each.value are its instance's.`,
 				`job.hcl:12:17: error: Reference to each outside for_each; The expression of mapping "invoice" reads each, which only a job with for_each has: each.key and each.value are its instance's.`,
 			}},
+		{name: "each in HCL in a job without for_each", old: "  for_each    = var.shops\n", new: "", opts: two,
+			want: []string{
+				`job.hcl:5:20: error: Reference to each outside for_each; Job "ship" reads each, which only a job with for_each has: each.key and each.value are its instance's.`,
+				`job.hcl:5:33: error: Reference to each outside for_each; Job "ship" reads each, which only a job with for_each has: each.key and each.value are its instance's.`,
+				`job.hcl:9:23: error: Reference to each outside for_each; The expression of filter "status" reads each, which only a job with for_each has: each.key and each.value are its instance's.`,
+				`job.hcl:13:17: error: Reference to each outside for_each; The expression of mapping "invoice" reads each, which only a job with for_each has: each.key and each.value are its instance's.`,
+			}},
 		{name: "a list", old: "for_each    = var.shops", new: `for_each    = ["a", "b"]`, opts: two,
 			want: []string{`job.hcl:5:17: error: Invalid for_each argument; The for_each of job "ship" is a list, whose keys would move when an element is added or removed: use toset() or a map; it takes a map, an object or a set of strings, one job instance per key.`}},
 		{name: "a mistake of one instance names it", old: `description = "${each.key}: ${each.value.prefix}"`, new: `time_zone = each.value.prefix == "A" ? "Asia/Tokyo" : "Mars/Olympus"`, opts: two,

@@ -229,7 +229,7 @@ func Load(paths []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 			seen[name] = blk
 		}
 		// A duplicate is still decoded, so its own mistakes show too.
-		undeclared := undeclaredVars(blk, varObj)
+		undeclared := append(undeclaredVars(blk, varObj), eachOutside(blk)...)
 		diags = append(diags, undeclared...)
 		insts, d := instances(blk, eval, missing)
 		diags = append(diags, d...)
