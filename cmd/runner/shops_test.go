@@ -294,3 +294,24 @@ func TestServeShopInstances(t *testing.T) {
 		}
 	})
 }
+
+// TestShopsParallelism: by default the shops' runs overlap; with
+// -parallelism 1 each starts after the one before ended, in order.
+func TestShopsParallelism(t *testing.T) {
+	for _, tt := range []struct {
+		args    []string
+		overlap bool
+	}{{nil, true}, {[]string{"-parallelism", "1"}, false}} {
+		t.Run(fmt.Sprint(tt.args), func(t *testing.T) {
+			f := newShopsFixture(t, 30, 10, "    rate_limit    = 10\n    batch_size    = 10")
+			if code, _, transcript := f.run(tt.args...); code != exitOK {
+				t.Fatalf("exit %d\n%s", code, transcript)
+			}
+			a, b := f.srvs["a"].Requests(), f.srvs["b"].Requests()
+			if overlap := b[0].Time.Before(a[len(a)-1].Time); overlap != tt.overlap {
+				t.Errorf("shop b's first request at %s, shop a's last at %s: overlap %v, want %v",
+					b[0].Time.Format(time.StampMicro), a[len(a)-1].Time.Format(time.StampMicro), overlap, tt.overlap)
+			}
+		})
+	}
+}
