@@ -315,3 +315,23 @@ func TestShopsParallelism(t *testing.T) {
 		})
 	}
 }
+
+// TestShopsOnePass: the shops example's instances read the export in one
+// pass (the engine's TestSharePasses counts the decodes of such a pass),
+// unless -parallelism keeps them apart.
+func TestShopsOnePass(t *testing.T) {
+	f := newShopsFixture(t, 1, 50, "")
+	cfg, diags := engine.Load([]string{f.job}, engine.LoadOptions{Registry: registry(), LookupEnv: f.lookup,
+		Vars: []engine.VarArg{{File: true, Value: f.vars}, {Value: "goq_export_all=" + f.export}}})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	for _, tt := range []struct {
+		size int
+		want string
+	}{{0, "[[0 1 2]]"}, {2, "[[0 1] [2]]"}, {1, "[[0] [1] [2]]"}} {
+		if got := fmt.Sprint(engine.SharePasses(cfg.Jobs, tt.size).Groups); got != tt.want {
+			t.Errorf("passes of at most %d: %s, want %s", tt.size, got, tt.want)
+		}
+	}
+}
