@@ -287,3 +287,20 @@ func Now(ctx context.Context) time.Time {
 	}
 	return time.Now()
 }
+
+// Fingerprint identifies the exact source row a record came from, so that
+// a saved plan can tell, when it is applied, whether the row changed since.
+type Fingerprint struct {
+	// Updated is when the row last changed at its source (GoQ's
+	// 最終更新日時); zero when the source does not say.
+	Updated time.Time `json:"updated,omitzero"`
+	// Hash is hex of the SHA-256 of the row's raw content.
+	Hash string `json:"hash"`
+}
+
+// Fingerprinter is implemented by Records that fingerprint the record Next
+// returned last from its raw bytes, every column included. For other
+// sources the engine hashes the fields the record holds.
+type Fingerprinter interface {
+	Fingerprint() Fingerprint
+}

@@ -19,7 +19,9 @@
 //	after_export batch.go      applyActions, on what the destination accepted
 //
 // run.go drives a run (locks, stop, summary); plan.go prints what a run
-// would do from the same stream and eval, sending nothing. share.go lets
+// would do from the same stream and eval, sending nothing. savedplan.go
+// keeps a plan in a file (plan -out) and apply.go sends exactly it, through
+// the same batches, once its premises are checked. share.go lets
 // runs at once read one pass of a shared source (SharePasses).
 //
 // The engine knows no connector by name: connectors declare their fields and

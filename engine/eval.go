@@ -20,7 +20,10 @@ type evaluator struct {
 	rec   Record
 	// explain keeps, for an excluded record, the values its filter read.
 	explain bool
-	slab    []FieldValue
+	// fingerprint fingerprints the row of each record to send (Item.Row),
+	// for a saved plan.
+	fingerprint bool
+	slab        []FieldValue
 	// dates caches formatted dates: a run sees few distinct ship and
 	// arrival dates, and a cached boxed string costs no allocation.
 	dates map[int]any

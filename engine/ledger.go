@@ -229,6 +229,9 @@ func (j *Job) markKnown(ctx context.Context, l Ledger, scope, fallback string, f
 		}
 		e, ok := known[it.Payload.Key]
 		it.fails = e.Fails
+		if ok {
+			it.entry = &e
+		}
 		switch {
 		case !ok:
 		case !force && e.Unchanged(PayloadHash(it.Payload)):

@@ -52,15 +52,23 @@ type Override struct {
 // VarArg is one -var or -var-file argument.
 type VarArg struct {
 	// File marks a -var-file path: an HCL file of name = value.
-	File bool
+	File bool `json:"file,omitempty"`
 	// Value is "name=value" for -var, the path for -var-file.
-	Value string
+	Value string `json:"value"`
 }
 
 // Config is a loaded, compiled set of job files.
 type Config struct {
 	Jobs  []*Job
 	Files map[string]*hcl.File
+
+	// jobFiles and vars are what a saved plan records of the load (see
+	// NewSavedPlan): the job files read, the variables declared with the
+	// values they got, and the -var and -var-file arguments.
+	jobFiles []string
+	vars     []*variable
+	values   map[string]cty.Value
+	varArgs  []VarArg
 
 	// missing lists what plan and run need but validate does not:
 	// unset environment variables and variables without a value.
@@ -177,6 +185,7 @@ func Load(paths []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	values, d := variableValues(parser, vars, opts)
 	diags = append(diags, d...)
 	varObj := map[string]cty.Value{}
+	cfg.jobFiles, cfg.vars, cfg.values, cfg.varArgs = files, vars, varObj, opts.Vars
 	goVars := map[string]any{}
 	for _, v := range vars {
 		val, ok := values[v.name]

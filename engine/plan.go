@@ -14,6 +14,10 @@ import (
 	"github.com/goqsync/runner/table"
 )
 
+// PlanJSONVersion is the version of plan -json's shape (and show -json's):
+// a new field keeps it, a changed or removed one moves it.
+const PlanJSONVersion = "1.0"
+
 // PlanOptions says how to write a plan.
 type PlanOptions struct {
 	JSON bool
@@ -34,6 +38,10 @@ type PlanOptions struct {
 	// Only prints just the records that would be "send", "excluded",
 	// "errors" or "unchanged"; the summary is whole.
 	Only string
+	// Save, when set (NewSavedPlan), receives every order the plan would
+	// send, exactly, with its row's fingerprint and its ledger entry, and
+	// the plan's header and summary: what runner apply sends.
+	Save *SavedPlan
 }
 
 // Plan reads the job's source and writes, for every record, whether it
@@ -89,13 +97,21 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 				for _, msg := range its {
 					fx.add(msg, it.Payload.Key)
 				}
+				if opts.Save != nil {
+					o := PlannedOrder{Key: it.Payload.Key, Label: it.Label, Pos: it.Pos, Row: it.Row,
+						Hash: PayloadHash(it.Payload), Payload: it.Payload.Values}
+					if it.entry != nil {
+						o.Ledger = planLedger(*it.entry)
+					}
+					opts.Save.Orders = append(opts.Save.Orders, o)
+				}
 			}
 			pw.item(it, its)
 		}
 		pending = pending[:0]
 		return nil
 	}
-	_, err := j.each(ctx, pw.now, true, nil, func(it *Item) error {
+	_, err := j.each(ctx, pw.now, eachMode{explain: true, fingerprint: opts.Save != nil}, nil, func(it *Item) error {
 		pending = append(pending, *it)
 		if len(pending) >= 100 {
 			return flush()
@@ -116,11 +132,32 @@ func (j *Job) Plan(ctx context.Context, w io.Writer, opts PlanOptions) (Counts, 
 		all := runCost(coster, cost)
 		pc = &all
 	}
+	if sp := opts.Save; sp != nil {
+		j.fillSaved(sp, pw.now, opts, counts, fx.list, pc)
+	}
 	pw.end(counts, fx.list, pc)
 	if err := bw.Flush(); err != nil && pw.err == nil {
 		pw.err = err
 	}
 	return counts, pw.err
+}
+
+// fillSaved puts a plan's header and summary into its saved form.
+func (j *Job) fillSaved(sp *SavedPlan, now time.Time, opts PlanOptions, counts Counts, fx []SideEffect, cost *Cost) {
+	sp.Job, sp.Source, sp.Destination = j.Name, j.SourceType, j.DestType
+	sp.Now, sp.TimeZone = now.In(j.Location), j.Location.String()
+	sp.Identity, sp.Force = j.Scope(), opts.Force
+	if opts.Ledger != nil {
+		sp.Ledger = opts.LedgerName
+	}
+	sp.Fields = sp.Fields[:0]
+	for _, m := range j.Mappings {
+		sp.Fields = append(sp.Fields, m.Field.Name)
+	}
+	sp.Actions, sp.Counts, sp.SideEffects = j.Actions, counts, fx
+	if cost != nil {
+		sp.Cost = planCost(*cost)
+	}
 }
 
 func (j *Job) caveat() string {
@@ -188,7 +225,8 @@ func (p *planWriter) begin() {
 	j := p.j
 	if p.json {
 		h := map[string]any{
-			"job": j.Name, "source": j.SourceType, "destination": j.DestType,
+			"format_version": PlanJSONVersion,
+			"job":            j.Name, "source": j.SourceType, "destination": j.DestType,
 			"now": p.now.In(j.Location).Format(time.RFC3339), "time_zone": j.Location.String(),
 		}
 		if p.scope != "" {

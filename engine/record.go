@@ -50,6 +50,10 @@ type Item struct {
 	Stage   string // where an invalid record failed: "source", "filter" or "map"
 	Unit    string // the input it came from, for archiving (Meta.Unit)
 	Payload Payload
+	// Row fingerprints the source row, when a saved plan asks for it.
+	Row Fingerprint
+	// entry is the ledger's entry for its key, when a plan looked it up.
+	entry *LedgerEntry
 	// fails is how many times in a row the ledger saw its key fail.
 	fails int
 }

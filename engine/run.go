@@ -87,14 +87,18 @@ type RunSummary struct {
 	// Pending counts records sent in a batch whose outcome the run could
 	// not learn before it stopped: the ledger keeps them pending, and the
 	// next run sends them again.
-	Pending  int           `json:"pending,omitempty"`
+	Pending int `json:"pending,omitempty"`
+	// Stale counts the orders of a saved plan that apply did not send: their
+	// ledger entry or their source row changed since the plan (Failures
+	// lists them, stage "stale").
+	Stale    int           `json:"stale,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
 }
 
 // Succeeded reports a run in which every record that should have gone out
 // did, and no record was bad.
 func (s RunSummary) Succeeded() bool {
-	return s.Failed == 0 && s.Counts.Errors == 0 && !s.Interrupted && s.Pending == 0
+	return s.Failed == 0 && s.Counts.Errors == 0 && !s.Interrupted && s.Pending == 0 && s.Stale == 0
 }
 
 func (s *RunSummary) fail(ctx context.Context, f Failure, log *slog.Logger) {
@@ -133,6 +137,12 @@ const lockPoll = 500 * time.Millisecond
 // records whose write succeeded. A record's failure is in the summary, not
 // the error; the error is for what stops the run.
 func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err error) {
+	return j.run(ctx, opts, nil)
+}
+
+// run is Run, or Apply when plan is set: then the records are the plan's
+// orders rather than the source's.
+func (j *Job) run(ctx context.Context, opts RunOptions, plan *appliedPlan) (sum RunSummary, err error) {
 	start := time.Now()
 	now := j.now(opts.Now)
 	ctx = WithNow(ctx, now)
@@ -251,7 +261,7 @@ func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err err
 		}
 	}()
 
-	units, err := j.each(ctx, now, false, b.sized, func(it *Item) error {
+	feed := func(it *Item) error {
 		if stop.stopped() {
 			return errStopped
 		}
@@ -259,7 +269,13 @@ func (j *Job) Run(ctx context.Context, opts RunOptions) (sum RunSummary, err err
 		err := b.add(ctx, it)
 		b.progress.decided()
 		return err
-	})
+	}
+	var units []string
+	if plan != nil {
+		err = plan.feed(ctx, j, b, feed)
+	} else {
+		units, err = j.each(ctx, now, eachMode{}, b.sized, feed)
+	}
 	if err == nil {
 		err = b.finish(ctx, stop)
 	}

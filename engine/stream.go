@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,7 +38,36 @@ func (e *evaluator) next(ctx context.Context, recs Records, it *Item) error {
 	}
 	e.rec["vars"] = e.j.vars
 	e.eval(it)
+	if e.fingerprint && it.Status == Send {
+		it.Row = fingerprint(recs, e.rec)
+	}
 	return nil
+}
+
+// fingerprint fingerprints the record recs returned last: rec is what it
+// holds, for a source that cannot fingerprint its raw row.
+func fingerprint(recs Records, rec Record) Fingerprint {
+	if f, ok := recs.(Fingerprinter); ok {
+		return f.Fingerprint()
+	}
+	fields := make(map[string]any, len(rec))
+	for k, v := range rec {
+		if k != "vars" {
+			fields[k] = v
+		}
+	}
+	b, err := json.Marshal(fields)
+	if err != nil {
+		return Fingerprint{}
+	}
+	sum := sha256.Sum256(b)
+	return Fingerprint{Hash: hex.EncodeToString(sum[:])}
+}
+
+// eachMode says what each keeps of a record beyond its fate.
+type eachMode struct {
+	explain     bool // the values an excluding filter read (Item.Values)
+	fingerprint bool // the row's fingerprint, for a record to send (Item.Row)
 }
 
 // each streams every source record through filters and mappings, with
@@ -44,7 +76,7 @@ func (e *evaluator) next(ctx context.Context, recs Records, it *Item) error {
 // set, learns how many records a Sized source holds. A record key
 // gets one decision per run: a later record with the key of one already
 // sent is skipped, so that an order is never sent twice in a run.
-func (j *Job) each(ctx context.Context, now time.Time, explain bool, sized func(int), fn func(*Item) error) (units []string, err error) {
+func (j *Job) each(ctx context.Context, now time.Time, mode eachMode, sized func(int), fn func(*Item) error) (units []string, err error) {
 	recs, err := j.Source.Open(WithNow(ctx, now))
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", j.SourceType, err)
@@ -60,7 +92,7 @@ func (j *Job) each(ctx context.Context, now time.Time, explain bool, sized func(
 	if err != nil {
 		return units, fmt.Errorf("compile: %w", err)
 	}
-	e.explain = explain
+	e.explain, e.fingerprint = mode.explain, mode.fingerprint
 	decided := map[string]string{} // record key → position of the record sent for it
 	var it Item
 	for {
@@ -87,6 +119,6 @@ func (j *Job) each(ctx context.Context, now time.Time, explain bool, sized func(
 // ledger: what a test of the job compares with its expectations. now is
 // the clock; zero: the job's pinned time or the wall clock.
 func (j *Job) Each(ctx context.Context, now time.Time, fn func(Item) error) error {
-	_, err := j.each(ctx, j.now(now), true, nil, func(it *Item) error { return fn(*it) })
+	_, err := j.each(ctx, j.now(now), eachMode{explain: true}, nil, func(it *Item) error { return fn(*it) })
 	return err
 }

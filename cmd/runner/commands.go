@@ -440,6 +440,7 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 	summary := fs.Bool("summary", false, "print only the summary: counts per filter, side effect and error kind, with the first 10 of each")
 	only := fs.String("only", "", "print only the records that would be: send, excluded, errors or unchanged")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when nothing would be sent, 2 when something would, 1 on an error or a bad row (Terraform's meaning)")
+	out := fs.String("out", "", "save the plan to `FILE` for runner apply: the exact payloads, and what they were planned from")
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
@@ -449,11 +450,27 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 		fmt.Fprintf(c.stderr, "runner plan: -only %q: want send, excluded, errors or unchanged\n", *only)
 		return exitConfig
 	}
-	_, jobs, ok := c.runnableJobs(fs, &jf, compare)
+	cfg, jobs, ok := c.runnableJobs(fs, &jf, compare)
 	if !ok {
 		return exitConfig
 	}
 	opts := engine.PlanOptions{JSON: jf.json, Force: *force, Compare: *compare, Summary: *summary, Only: *only}
+	if *out != "" {
+		if len(jobs) != 1 {
+			fmt.Fprintf(c.stderr, "runner plan: -out saves one job's plan; these files hold %d: name one with -job\n", len(jobs))
+			return exitConfig
+		}
+		if s, ok := jobs[0].Dest.(engine.Scoper); ok && s.Scope() == "" {
+			fmt.Fprintf(c.stderr, "runner plan: -out records which %s the plan is for, and its settings do not say (set them as for run)\n", jobs[0].DestType)
+			return exitConfig
+		}
+		saved, err := engine.NewSavedPlan(cfg)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "runner plan: %v\n", err)
+			return exitConfig
+		}
+		opts.Save = saved
+	}
 	if !*noLedger {
 		st, ok := c.existingLedger(ctx)
 		if !ok {
@@ -462,6 +479,9 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 		if st != nil {
 			defer st.Close()
 			opts.Ledger, opts.LedgerName = engineLedger{s: st}, st.Where()
+		} else if opts.Save != nil {
+			// No ledger yet: no order has an entry, which apply checks.
+			opts.Save.Ledger = "none yet"
 		}
 	}
 	code, send := exitOK, false
@@ -475,6 +495,15 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 		case counts.Errors > 0 && code == exitOK:
 			// Bad rows are what CI running plan over a fresh export must see.
 			code = exitFailed
+		}
+	}
+	if opts.Save != nil && code != exitStopped {
+		if err := opts.Save.WriteFile(*out); err != nil {
+			fmt.Fprintf(c.stderr, "runner plan: %v\n", err)
+			return exitStopped
+		}
+		if !jf.json {
+			fmt.Fprintf(c.stdout, "Saved the plan to %s: send exactly this with: runner apply %s\n", *out, *out)
 		}
 	}
 	if *detailed {
@@ -633,6 +662,14 @@ func printSummary(w interface{ Write([]byte) (int, error) }, s engine.RunSummary
 	}
 	if len(s.Kept) > 0 {
 		fmt.Fprintf(w, "  kept in the inbox for the next run: %s\n", strings.Join(s.Kept, " "))
+	}
+	if s.Stale > 0 {
+		fmt.Fprintf(w, "  stale, not sent (%d):\n", s.Stale)
+		for _, f := range s.Failures {
+			if f.Stage == "stale" {
+				fmt.Fprintf(w, "    %s  %s  %s\n", f.Key, f.Pos, f.Message)
+			}
+		}
 	}
 	if s.Interrupted {
 		fmt.Fprintf(w, "  interrupted: the batch in flight finished; %d record(s) read but not sent\n", s.NotSent)

@@ -82,6 +82,8 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 		"fmt":        c.fmt,
 		"plan":       c.plan,
 		"run":        c.run,
+		"apply":      c.apply,
+		"show":       c.show,
 		"demo":       c.demo,
 		"testshop":   c.testshop,
 		"serve":      c.serve,
@@ -165,6 +167,8 @@ commands:
   plan [-job NAME] PATH     show what a run would send, record by record
   test [PATH...]            run the *.test.hcl files: what each job sends, excludes and refuses
   run [-job NAME] PATH      send it, then apply the post-export actions
+  apply PLANFILE            send exactly a plan saved with plan -out, or nothing if it no longer holds
+  show PLANFILE             print a saved plan as plan does
   demo                      run the shipping example against a built-in futureshop test server
   testshop                  run futureshop's test server, seeded from an export, until stopped
   serve PATH...             run jobs on their schedules, with an HTTP API for manual runs

@@ -2,7 +2,10 @@ package goq
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -90,6 +93,31 @@ func (r *Rows) Next(ctx context.Context, rec engine.Record) (engine.Meta, error)
 	}
 }
 
+// Fingerprint implements engine.Fingerprinter: a hash of the raw cells of
+// the row Next returned last, every column included (the file's own bytes,
+// as a changed export would show them), and its 最終更新日時 even when no
+// expression reads it.
+func (r *Rows) Fingerprint() engine.Fingerprint {
+	fr := r.cur
+	if fr == nil {
+		return engine.Fingerprint{}
+	}
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	for _, c := range fr.cells {
+		// Each cell with its length, so that moving a comma changes the hash.
+		h.Write(binary.AppendUvarint(n[:0], uint64(len(c))))
+		h.Write(c)
+	}
+	fp := engine.Fingerprint{Hash: hex.EncodeToString(h.Sum(nil))}
+	if c := fr.updCol; c >= 0 && c < len(fr.cells) && len(fr.cells[c]) > 0 && !isZeroDate(fr.cells[c]) {
+		if t, err := parseTime(fr.cells[c], fr.loc); err == nil {
+			fp.Updated = t
+		}
+	}
+	return fp
+}
+
 // Close implements engine.Records.
 func (r *Rows) Close() error {
 	if r.cur == nil {
@@ -130,6 +158,7 @@ type fileReader struct {
 	idx     [nCols]int    // column of each field; -1 when absent
 	headers [nCols]string // the header of each field's column, as the file names it
 	width   int           // fields in the header
+	updCol  int           // column of 最終更新日時, read or not; -1 when absent
 
 	crOnly bool // lines end in a lone CR (Excel's "CSV (Macintosh)")
 
@@ -242,6 +271,10 @@ func (fr *fileReader) readHeader(s *Source) error {
 		h = strings.TrimSpace(h)
 		header[i] = h
 		at[h] = append(at[h], i)
+	}
+	fr.updCol = -1
+	if cols := at[s.headers[colUpdatedAt]]; len(cols) == 1 {
+		fr.updCol = cols[0]
 	}
 	var missing []string
 	for i := range columns {
