@@ -135,7 +135,7 @@ var (
 
 const (
 	queue      = "runner"
-	maxWorkers = 8 // runs of different jobs at once, per process
+	maxWorkers = 8 // runs of different jobs at once, per process, at least
 )
 
 // runArgs is a River job: one run of a runner job. Slot is the scheduled
@@ -215,7 +215,9 @@ func New(ctx context.Context, cfg Config) (*Scheduler, error) {
 		s.log = slog.Default()
 	}
 	rcfg := &river.Config{
-		Queues:               map[string]river.QueueConfig{queue: {MaxWorkers: maxWorkers}},
+		// Every job can run at once: a shop that is slow to answer holds
+		// only its own job's worker, not another shop's turn.
+		Queues:               map[string]river.QueueConfig{queue: {MaxWorkers: max(maxWorkers, len(cfg.Jobs))}},
 		JobTimeout:           -1, // a run takes as long as it takes
 		MaxAttempts:          1,  // a run records its own failures; the next occurrence is the retry
 		RescueStuckJobsAfter: cfg.RescueAfter,
