@@ -227,7 +227,7 @@ func (c *Console) runsPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, run := range runs {
-		d.Runs = append(d.Runs, c.runInZone(run))
+		d.Runs = append(d.Runs, run.In(c.zone(run.Job)))
 		d.Live = d.Live || run.Status == "queued" || run.Status == "running"
 	}
 	v.D = d
@@ -263,7 +263,7 @@ func (c *Console) runPage(w http.ResponseWriter, r *http.Request) {
 	}
 	v := c.view(r, "run.title", "runs")
 	v.Title = v.L.T("run.title", id)
-	d := runData{Run: c.runInZone(run), Live: run.Status == "queued" || run.Status == "running"}
+	d := runData{Run: run.In(c.zone(run.Job)), Live: run.Status == "queued" || run.Status == "running"}
 	if n := r.URL.Query().Get("note"); n == "run.already" || n == "apply.note" {
 		d.Note = v.L.T(n)
 	}
@@ -284,7 +284,7 @@ func (c *Console) runPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, e := range evs {
-			*k.into = append(*k.into, c.eventInZone(e))
+			*k.into = append(*k.into, e.In(c.zone(e.Job)))
 		}
 	}
 	v.D = d
@@ -336,21 +336,6 @@ func (c *Console) attention(w http.ResponseWriter, r *http.Request, code int, fl
 }
 
 func (c *Console) zone(job string) *time.Location { return c.cfg.Scheduler.Zone(job) }
-
-// runInZone gives a run's times in its job's zone, as the API does.
-func (c *Console) runInZone(r ledger.Run) ledger.Run {
-	loc := c.zone(r.Job)
-	r.StartedAt = r.StartedAt.In(loc)
-	if !r.EndedAt.IsZero() {
-		r.EndedAt = r.EndedAt.In(loc)
-	}
-	return r
-}
-
-func (c *Console) eventInZone(e ledger.Event) ledger.Event {
-	e.At = e.At.In(c.zone(e.Job))
-	return e
-}
 
 // attentionAct retries or resolves the parked records selected, under the
 // job's lock, as runner retry and resolve do.
@@ -412,7 +397,7 @@ func (c *Console) orderPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, e := range evs {
-			d.Events = append(d.Events, c.eventInZone(e))
+			d.Events = append(d.Events, e.In(c.zone(e.Job)))
 		}
 	}
 	c.render(w, r, http.StatusOK, "order", "order.title", "order", d)

@@ -822,3 +822,13 @@ func dedupe[T any](xs []T, key func(T) string) []T {
 	}
 	return out
 }
+
+// In gives the run's times in loc: the API and the console show a run in
+// its job's zone.
+func (r Run) In(loc *time.Location) Run {
+	r.StartedAt = r.StartedAt.In(loc)
+	if !r.EndedAt.IsZero() {
+		r.EndedAt = r.EndedAt.In(loc)
+	}
+	return r
+}

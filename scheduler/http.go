@@ -134,7 +134,7 @@ func (s *Scheduler) Jobs(ctx context.Context) ([]JobStatus, error) {
 				return nil, fmt.Errorf("jobs: %s: %w", j.Name, err)
 			}
 			if len(runs) > 0 {
-				last := s.runInZone(runs[0])
+				last := runs[0].In(s.zone(runs[0].Job))
 				st.LastRun = &last
 			}
 		}
@@ -183,7 +183,7 @@ func (s *Scheduler) getRuns(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]ledger.Run, 0, len(runs))
 	for _, run := range runs {
-		out = append(out, s.runInZone(run))
+		out = append(out, run.In(s.zone(run.Job)))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -230,7 +230,7 @@ func (s *Scheduler) getRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "cannot read the run")
 		return
 	}
-	d := RunDetail{Run: s.runInZone(run), FailedOrders: []ledger.Event{}, ParkedOrders: []ledger.Event{}}
+	d := RunDetail{Run: run.In(s.zone(run.Job)), FailedOrders: []ledger.Event{}, ParkedOrders: []ledger.Event{}}
 	for _, k := range []struct {
 		kind string
 		into *[]ledger.Event
@@ -242,7 +242,7 @@ func (s *Scheduler) getRun(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, e := range evs {
-			*k.into = append(*k.into, s.eventInZone(e))
+			*k.into = append(*k.into, e.In(s.zone(e.Job)))
 		}
 	}
 	writeJSON(w, http.StatusOK, d)
@@ -277,7 +277,7 @@ func (s *Scheduler) getOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	out := OrderStory{Order: no, Events: make([]ledger.Event, 0, len(evs))}
 	for _, e := range evs {
-		out.Events = append(out.Events, s.eventInZone(e))
+		out.Events = append(out.Events, e.In(s.zone(e.Job)))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -291,20 +291,6 @@ func (s *Scheduler) zone(job string) *time.Location {
 		return j.Location
 	}
 	return time.Local
-}
-
-func (s *Scheduler) runInZone(r ledger.Run) ledger.Run {
-	loc := s.zone(r.Job)
-	r.StartedAt = r.StartedAt.In(loc)
-	if !r.EndedAt.IsZero() {
-		r.EndedAt = r.EndedAt.In(loc)
-	}
-	return r
-}
-
-func (s *Scheduler) eventInZone(e ledger.Event) ledger.Event {
-	e.At = e.At.In(s.zone(e.Job))
-	return e
 }
 
 func (s *Scheduler) getReady(w http.ResponseWriter, r *http.Request) {
