@@ -69,7 +69,10 @@ func TestTwoServeShops(t *testing.T) {
 	}()
 
 	environ := append(os.Environ(), f.env...)
-	environ = append(environ, "RUNNER_DATABASE="+dsn, "RUNNER_LISTEN=127.0.0.1:0")
+	// Two workers each: the four shops due at once do not fit in one
+	// process, so each occurrence must go to whichever has a worker free.
+	const workers = 2
+	environ = append(environ, "RUNNER_DATABASE="+dsn, "RUNNER_LISTEN=127.0.0.1:0", fmt.Sprintf("RUNNER_WORKERS=%d", workers))
 	type proc struct {
 		cmd *exec.Cmd
 		out *syncBuffer
@@ -113,9 +116,16 @@ func TestTwoServeShops(t *testing.T) {
 		slot time.Time
 	}
 	ran := map[occurrence][]int{} // the processes that ran it
-	perProc := make([]int, len(procs))
+	perProc, most := make([]int, len(procs)), make([]int, len(procs))
 	for i, p := range procs {
+		var spans []session
 		for _, e := range logEntries(p.out.String(), "run finished") {
+			end, err1 := time.Parse(time.RFC3339Nano, e["time"])
+			took, err2 := time.ParseDuration(e["took"])
+			if err1 != nil || err2 != nil {
+				t.Fatalf("serve %d: run finished without its time or length: %v", i, e)
+			}
+			spans = append(spans, session{end.Add(-took), end})
 			slot, err := time.Parse(time.RFC3339Nano, e["occurrence"])
 			if err != nil {
 				t.Fatalf("serve %d: run finished without an occurrence: %v", i, e)
@@ -123,6 +133,9 @@ func TestTwoServeShops(t *testing.T) {
 			o := occurrence{e["job"], slot}
 			ran[o] = append(ran[o], i)
 			perProc[i]++
+		}
+		if most[i] = overlapping(spans); most[i] > workers {
+			t.Errorf("serve %d ran %d runs at once with %d workers", i, most[i], workers)
 		}
 	}
 	for o, by := range ran {
@@ -229,7 +242,7 @@ func TestTwoServeShops(t *testing.T) {
 	if t.Failed() {
 		t.Log(logs())
 	}
-	t.Logf("%d runs of %d shops in %s, by serve: %v", len(ran), len(keys), stopped.Sub(began).Round(time.Second), perProc)
+	t.Logf("%d runs of %d shops in %s, by serve: %v, at most %v at once", len(ran), len(keys), stopped.Sub(began).Round(time.Second), perProc, most)
 }
 
 // session is the calls one token made at a shop, from the first one's
@@ -263,6 +276,32 @@ func tokenSessions(reqs []futureshoptest.Request) []session {
 	}
 	sort.Slice(out, func(i, k int) bool { return out[i].from.Before(out[k].from) })
 	return out
+}
+
+// overlapping returns the most spans in progress at one time.
+func overlapping(spans []session) int {
+	type edge struct {
+		at    time.Time
+		delta int
+	}
+	var edges []edge
+	for _, s := range spans {
+		edges = append(edges, edge{s.from, 1}, edge{s.to, -1})
+	}
+	// At a tie an end comes first: a run that starts as another ends
+	// does not overlap it.
+	sort.Slice(edges, func(i, k int) bool {
+		if edges[i].at.Equal(edges[k].at) {
+			return edges[i].delta < edges[k].delta
+		}
+		return edges[i].at.Before(edges[k].at)
+	})
+	most, now := 0, 0
+	for _, e := range edges {
+		now += e.delta
+		most = max(most, now)
+	}
+	return most
 }
 
 // logEntries returns the attributes of the lines of a text log whose
