@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"regexp"
@@ -326,3 +328,106 @@ func logEntries(log, msg string) []map[string]string {
 }
 
 var attrRE = regexp.MustCompile(`([\w.]+)=("(?:[^"\\]|\\.)*"|\S*)`)
+
+// BenchmarkShopsPerProcess measures what one runner process carries: the
+// shops example with N shops at futureshop's default budget of one request
+// a second each (ten orders a shop, one a batch: a token and twenty
+// updates, some twenty seconds), all at once in one `runner run` process
+// (-parallelism N), its ledger on SQLite or on PostgreSQL. It reports each
+// shop's achieved rate while it was sent to (the slowest shop's and the
+// mean), the process's CPU time and peak RSS, and on PostgreSQL the most
+// database sessions it held at once:
+//
+//	go test ./cmd/runner -run '^$' -bench ShopsPerProcess -benchtime 1x
+func BenchmarkShopsPerProcess(b *testing.B) {
+	bin := buildRunner(b)
+	for _, size := range []struct {
+		db string
+		n  int
+	}{{"sqlite", 10}, {"sqlite", 50}, {"sqlite", 100}, {"sqlite", 150}, {"postgres", 10}, {"postgres", 20}, {"postgres", 40}} {
+		b.Run(fmt.Sprintf("%s/shops=%d", size.db, size.n), func(b *testing.B) {
+			n := size.n
+			var slowest, mean, cpu, rss, conns float64
+			for range b.N {
+				b.StopTimer()
+				keys := make([]string, n)
+				for i := range keys {
+					keys[i] = fmt.Sprintf("s%03d", i)
+				}
+				f := newShopsFixtureOf(b, keys, 10, 1, "    rate_limit    = 1\n    batch_size    = 1")
+				environ := append(os.Environ(), f.env...)
+				var sessions func() int
+				if size.db == "postgres" {
+					dsn := ledgertest.Postgres(b)
+					app := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+					environ = append(environ, "RUNNER_DATABASE="+dsn+"&application_name="+app)
+					db, err := sql.Open("pgx", dsn)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer db.Close()
+					sessions = func() int {
+						var c int
+						db.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&c)
+						return c
+					}
+				}
+				cmd := exec.Command(bin, "run", "-var-file", f.vars, "-var", "goq_export_all="+f.export, "-now", seedNow,
+					"-parallelism", strconv.Itoa(n), f.job)
+				cmd.Env = environ
+				var out syncBuffer
+				cmd.Stdout, cmd.Stderr = &out, &out
+				b.StartTimer()
+				if err := cmd.Start(); err != nil {
+					b.Fatal(err)
+				}
+				done := make(chan error, 1)
+				go func() { done <- cmd.Wait() }()
+				most := 0
+				var err error
+			wait:
+				for {
+					select {
+					case err = <-done:
+						break wait
+					case <-time.After(500 * time.Millisecond):
+						if sessions != nil {
+							most = max(most, sessions())
+						}
+					}
+				}
+				b.StopTimer()
+				if err != nil {
+					log := out.String()
+					if i := strings.Index(log, "level=ERROR"); i >= 0 {
+						log = log[i:min(len(log), i+1000)]
+					}
+					b.Fatalf("runner run: %v\n%s", err, log)
+				}
+				low, sum := math.Inf(1), 0.0
+				for _, key := range keys {
+					reqs := f.srvs[key].Requests()
+					if len(reqs) != 21 {
+						b.Fatalf("shop %s: %d requests, want 21 (a token and 10 orders' two updates)", key, len(reqs))
+					}
+					r := float64(len(reqs)-1) / reqs[len(reqs)-1].Time.Sub(reqs[0].Time).Seconds()
+					low, sum = min(low, r), sum+r
+				}
+				slowest += low
+				mean += sum / float64(n)
+				u := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+				cpu += time.Duration(u.Utime.Nano() + u.Stime.Nano()).Seconds()
+				rss += float64(u.Maxrss) / 1024 // KiB on Linux
+				conns += float64(most)
+			}
+			per := float64(b.N)
+			b.ReportMetric(slowest/per, "slowest-req/s")
+			b.ReportMetric(mean/per, "mean-req/s")
+			b.ReportMetric(cpu/per, "cpu-s")
+			b.ReportMetric(rss/per, "rss-MiB")
+			if size.db == "postgres" {
+				b.ReportMetric(conns/per, "pg-sessions")
+			}
+		})
+	}
+}
