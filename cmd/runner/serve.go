@@ -47,6 +47,10 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		fmt.Fprintf(c.stderr, "runner serve: settings: %v\n", err)
 		return exitConfig
 	}
+	if set.Workers < 0 {
+		fmt.Fprintf(c.stderr, "runner serve: settings: RUNNER_WORKERS=%d: must be at least 1 (or 0, every job at once)\n", set.Workers)
+		return exitConfig
+	}
 	if !scheduler.Loopback(set.Listen) && set.APIToken == "" {
 		fmt.Fprintf(c.stderr, "runner serve: RUNNER_LISTEN=%s is not a loopback address: set RUNNER_API_TOKEN\n", set.Listen)
 		return exitConfig
@@ -148,7 +152,7 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 	}
 	sched, err := scheduler.New(ctx, scheduler.Config{
 		Database: set.Database, Run: run, Running: running, Ledger: st, Jobs: schedJobs(cfg),
-		Listen: set.Listen, Token: set.APIToken, Logger: log,
+		Listen: set.Listen, Token: set.APIToken, Logger: log, Workers: set.Workers,
 	})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "runner serve: %v\n", err)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,12 @@ type shopsFixture struct {
 	vars   string
 	export string
 	lookup func(string) (string, bool)
+	// env is what lookup answers, as KEY=value, for a real process.
+	env []string
+
+	mu   sync.Mutex
+	csv  bytes.Buffer // the export's content
+	rows int          // rows of each store so far
 }
 
 // newShopsFixture starts a test server per shop at rps requests a second
@@ -37,31 +44,22 @@ type shopsFixture struct {
 // eligible orders of each store (and one of a store no shop has), and the
 // example with the given destination settings added.
 func newShopsFixture(tb testing.TB, perShop int, rps float64, settings string) *shopsFixture {
+	return newShopsFixtureOf(tb, []string{"a", "b", "c"}, perShop, rps, settings)
+}
+
+// newShopsFixtureOf is newShopsFixture for the shops of the given keys.
+func newShopsFixtureOf(tb testing.TB, keys []string, perShop int, rps float64, settings string) *shopsFixture {
 	tb.Helper()
 	dir := tb.TempDir()
-	f := &shopsFixture{keys: []string{"a", "b", "c"}, srvs: map[string]*futureshoptest.Server{}, orders: map[string][]string{}}
-	var csv bytes.Buffer
-	csv.WriteString("受注番号,販売店舗,注文日,受注ステータス,最終更新日時,出荷日,お荷物伝票番号,お届け指定日\n")
+	f := &shopsFixture{keys: keys, srvs: map[string]*futureshoptest.Server{}, orders: map[string][]string{}}
+	f.csv.WriteString("受注番号,販売店舗,注文日,受注ステータス,最終更新日時,出荷日,お荷物伝票番号,お届け指定日\n")
 	var vars strings.Builder
 	vars.WriteString("shops = {\n")
 	kv := []string{"RUNNER_DATABASE", filepath.Join(dir, "state.db")}
-	ordered := time.Date(2026, 11, 20, 14, 3, 11, 0, time.FixedZone("JST", 9*3600))
-	// Rows of the stores interleave, as an export sorted by order date does.
-	for i := range perShop {
-		for s, key := range f.keys {
-			no := fmt.Sprintf("10000%d%06d", s+1, i)
-			fmt.Fprintf(&csv, "%s,FutureShop %s店,2026-11-20 14:03:11,出荷済み,2026-11-26 09:12:40,2026-11-26,%012d,\n", no, key, i)
-			f.orders[key] = append(f.orders[key], no)
-		}
-		fmt.Fprintf(&csv, "10000900%04d,楽天市場店,2026-11-20 14:03:11,出荷済み,2026-11-26 09:12:40,2026-11-26,1,\n", i)
-	}
 	for _, key := range f.keys {
 		srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(rps, 2),
 			futureshoptest.WithCredentials("shop-"+key, "client-"+key, "secret-"+key))
 		tb.Cleanup(srv.Close)
-		for _, no := range f.orders[key] {
-			srv.AddOrder(futureshoptest.NewOrder(no, ordered))
-		}
 		f.srvs[key] = srv
 		prefix := "SHOP_" + strings.ToUpper(key)
 		fmt.Fprintf(&vars, "  %s = { store = \"FutureShop %s店\", env_prefix = %q }\n", key, key, prefix)
@@ -71,10 +69,11 @@ func newShopsFixture(tb testing.TB, perShop int, rps float64, settings string) *
 	vars.WriteString("}\n")
 	f.export = filepath.Join(dir, "export.csv")
 	f.vars = filepath.Join(dir, "shops.vars.hcl")
-	for name, data := range map[string][]byte{f.export: csv.Bytes(), f.vars: []byte(vars.String())} {
-		if err := os.WriteFile(name, data, 0o644); err != nil {
-			tb.Fatal(err)
-		}
+	if err := os.WriteFile(f.vars, []byte(vars.String()), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	if err := f.grow(perShop); err != nil {
+		tb.Fatal(err)
 	}
 	src, err := os.ReadFile(shops)
 	if err != nil {
@@ -87,7 +86,43 @@ func newShopsFixture(tb testing.TB, perShop int, rps float64, settings string) *
 		tb.Fatal(err)
 	}
 	f.lookup = env(kv...)
+	for i := 0; i+1 < len(kv); i += 2 {
+		f.env = append(f.env, kv[i]+"="+kv[i+1])
+	}
 	return f
+}
+
+// grow adds n eligible orders of each store to the shops and to the export
+// (and one of a store no shop has per n), as new orders arrive between
+// runs. The export is replaced whole, so a run reading it sees it before or
+// after, never half-written.
+func (f *shopsFixture) grow(n int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ordered := time.Date(2026, 11, 20, 14, 3, 11, 0, time.FixedZone("JST", 9*3600))
+	// Rows of the stores interleave, as an export sorted by order date does.
+	for i := f.rows; i < f.rows+n; i++ {
+		for s, key := range f.keys {
+			no := fmt.Sprintf("1%04d%07d", s+1, i)
+			fmt.Fprintf(&f.csv, "%s,FutureShop %s店,2026-11-20 14:03:11,出荷済み,2026-11-26 09:12:40,2026-11-26,%012d,\n", no, key, i)
+			f.srvs[key].AddOrder(futureshoptest.NewOrder(no, ordered))
+			f.orders[key] = append(f.orders[key], no)
+		}
+		fmt.Fprintf(&f.csv, "19999%07d,楽天市場店,2026-11-20 14:03:11,出荷済み,2026-11-26 09:12:40,2026-11-26,1,\n", i)
+	}
+	f.rows += n
+	tmp := f.export + ".new"
+	if err := os.WriteFile(tmp, f.csv.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, f.export)
+}
+
+// ordersOf returns the orders of a shop's store added so far.
+func (f *shopsFixture) ordersOf(key string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.orders[key])
 }
 
 // run runs every shop's instance at once and returns the exit status, the
