@@ -118,8 +118,17 @@ func TestTwoServeShops(t *testing.T) {
 		slot time.Time
 	}
 	ran := map[occurrence][]int{} // the processes that ran it
+	// An occurrence still waiting for the instance's run in flight when the
+	// next one falls due is skipped, logged, and covered by the next: the
+	// scheduler's design, which a loaded machine reaches.
+	covered := map[occurrence]bool{}
 	perProc, most := make([]int, len(procs)), make([]int, len(procs))
 	for i, p := range procs {
+		for _, e := range logEntries(p.out.String(), "skipping occurrence: the run in flight lasted until the next one, which covers it") {
+			if slot, err := time.Parse(time.RFC3339Nano, e["occurrence"]); err == nil {
+				covered[occurrence{e["job"], slot}] = true
+			}
+		}
 		var spans []session
 		for _, e := range logEntries(p.out.String(), "run finished") {
 			end, err1 := time.Parse(time.RFC3339Nano, e["time"])
@@ -154,7 +163,7 @@ func TestTwoServeShops(t *testing.T) {
 		name := engine.InstanceName("shipping", key)
 		var missing []string
 		for slot := first; !slot.After(last); slot = slot.Add(every) {
-			if len(ran[occurrence{name, slot.UTC()}]) == 0 {
+			if o := (occurrence{name, slot.UTC()}); len(ran[o]) == 0 && !covered[o] {
 				missing = append(missing, slot.Format(time.TimeOnly))
 			}
 		}
