@@ -207,7 +207,10 @@ func (j *Job) run(ctx context.Context, opts RunOptions, plan *appliedPlan) (sum 
 		// this block may declare an err of its own.
 		stop.on(locks.lost, errors.New("the run lost its lock (the ledger's database went away, or runner unlock released it)"))
 
-		sum.RunID, err = l.StartRun(ctx, j.Name, opts.Trigger, start)
+		// The run starts once it holds its locks: a wait for another run is
+		// not part of it, and the history must never show two runs of one
+		// job at once.
+		sum.RunID, err = l.StartRun(ctx, j.Name, opts.Trigger, time.Now())
 		if err != nil {
 			return sum, fmt.Errorf("ledger: %w", err)
 		}

@@ -248,3 +248,35 @@ func TestAbandonOnlyWhileWaiting(t *testing.T) {
 		t.Errorf("run: %v, interrupted %v, %d ok, %d not sent; want all 3 sent", err, sum.Interrupted, sum.OK, sum.NotSent)
 	}
 }
+
+// TestWaitIsNotRun: a run that waited for another's lock starts, in the
+// history, when it got the lock, after the other ended: two runs of one
+// job never overlap there.
+func TestWaitIsNotRun(t *testing.T) {
+	f := newFixture(t, shipJob, enginetest.SourceConfig{Rows: rows3()}, enginetest.DestinationConfig{})
+	l := enginetest.NewLedger()
+	inFlight, release := make(chan struct{}), make(chan struct{})
+	f.dst.Script("write", 1, enginetest.Step{Do: func() { close(inFlight); <-release }})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		f.job.Run(context.Background(), engine.RunOptions{Ledger: l})
+	}()
+	<-inFlight
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.job.Run(context.Background(), engine.RunOptions{Ledger: l, LockWait: -1, Force: true})
+		done <- err
+	}()
+	time.Sleep(2 * 500 * time.Millisecond) // the second run polls for the lock meanwhile
+	close(release)
+	wg.Wait()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	runs := l.Runs()
+	if len(runs) != 2 || runs[1].Started.Before(runs[0].Ended) {
+		t.Errorf("history %+v: the second run starts before the first ends", runs)
+	}
+}
