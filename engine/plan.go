@@ -203,7 +203,9 @@ type planWriter struct {
 	// plan names one, and quoting it once saves a million quotings.
 	filters map[string]string
 	quotes  map[string]string // see quote
-	buf     []byte
+	buf     []byte            // the line being written
+	keys    []string          // scratch for appendMap
+	fvs     []FieldValue      // scratch for appendItem
 	w       io.Writer
 	j       *Job
 	json    bool
@@ -275,22 +277,6 @@ func (p *planWriter) current(ctx context.Context, cmp Comparer, items []Item) er
 	return nil
 }
 
-// jsonItem is an item's machine form.
-type jsonItem struct {
-	Pos     string         `json:"pos"`
-	Label   string         `json:"label,omitempty"`
-	Status  string         `json:"status"`
-	Filter  string         `json:"filter,omitempty"`
-	Values  map[string]any `json:"values,omitempty"` // the fields the excluding filter read
-	Reason  string         `json:"reason,omitempty"`
-	Key     string         `json:"key,omitempty"`
-	Payload map[string]any `json:"payload,omitempty"`
-	Clears  []string       `json:"clears,omitempty"`
-	Current map[string]any `json:"current,omitempty"` // with -compare
-	Changes []string       `json:"changes,omitzero"`  // with -compare: fields whose value differs; empty, not absent, when none does
-	Effects []string       `json:"side_effects,omitempty"`
-}
-
 func (p *planWriter) item(it *Item, effects []string) {
 	p.begin()
 	switch {
@@ -313,38 +299,21 @@ func (p *planWriter) item(it *Item, effects []string) {
 	}
 	p.items++
 	if p.json {
-		ji := jsonItem{Pos: it.Pos, Label: it.Label, Status: it.Status.String(), Filter: it.Filter, Reason: Clip(it.Reason)}
-		if len(it.Values) > 0 {
-			ji.Values = make(map[string]any, len(it.Values))
-			for _, fv := range it.Values {
-				v := fv.Value
-				if t, ok := v.(time.Time); ok {
-					v = t.In(p.j.Location).Format(time.RFC3339)
-				}
-				ji.Values[fv.Name] = v
-			}
+		b := p.buf[:0]
+		if !p.first {
+			b = append(b, ',')
 		}
-		ji.Effects = effects
-		if it.Status == Send || it.Status == Unchanged {
-			ji.Key, ji.Payload = it.Payload.Key, it.Payload.Values
-			ji.Clears = clears(it.Payload)
-			if cur, ok := p.held[it]; ok {
-				ji.Current, ji.Changes = cur, changes(it.Payload, cur)
-				if ji.Changes == nil {
-					ji.Changes = []string{}
-				}
-			}
-		}
-		b, err := json.Marshal(ji)
+		p.first = false
+		b = append(b, '\n')
+		b, err := p.appendItem(b, it, effects)
+		p.buf = b
 		if err != nil {
 			p.err = err
 			return
 		}
-		if !p.first {
-			p.printf(",")
+		if p.err == nil {
+			_, p.err = p.w.Write(b)
 		}
-		p.first = false
-		p.printf("\n%s", b)
 		return
 	}
 	label := it.Label
