@@ -11,6 +11,7 @@ import (
 	"math/bits"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"unicode/utf8"
 )
@@ -27,6 +28,10 @@ import (
 // quotes and line breaks; after a malformed field the rest of the physical
 // line is skipped), so that the lines it names are the lines the second
 // pass reports; a differential fuzz test holds the two together.
+
+// bigSurvey is the size of the survey's table (in hashes: 1 MB, a file
+// of 16 MB) past which it is collected as soon as it is done with.
+const bigSurvey = 1 << 17
 
 // rowBytes sizes the survey's table from the files' sizes: a GoQ row is
 // rarely shorter (a shorter one costs a growth of the table).
@@ -130,6 +135,12 @@ func (s *Source) survey(ctx context.Context, files []string) (*surveyResult, err
 	}
 	res.rows = len(hashes)
 	dup := repeated(hashes)
+	if cap(hashes) >= bigSurvey {
+		// The table is garbage now, but the collector would let the heap
+		// grow to twice its size before it looks: a million rows would
+		// hold 8 MB more for the whole read. Collect it at once.
+		runtime.GC()
+	}
 	if len(dup) == 0 {
 		return res, nil
 	}
