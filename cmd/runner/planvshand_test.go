@@ -92,6 +92,25 @@ func TestHandLoopMatchesPlan(t *testing.T) {
 	}
 }
 
+// TestREADMEPerformance keeps the README's benchmark command this file's:
+// its benchmark, package, variable and yardstick.
+func TestREADMEPerformance(t *testing.T) {
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	for _, want := range []string{
+		"PLAN_EXPORT=/tmp/big1m.csv go test -run '^$' -bench PlanVsHand -benchtime 7x ./cmd/runner",
+		"`" + strings.TrimPrefix(handLoop, "../../") + "`",
+		"`TestHandLoopMatchesPlan`",
+	} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README's Performance section does not say %s", want)
+		}
+	}
+}
+
 // BenchmarkPlanVsHand runs runner plan and the hand loop as processes, one
 // after the other b.N times, on the same export, with their output to
 // /dev/null, and reports each one's wall time per op and the median ratio
