@@ -128,6 +128,7 @@ func BenchmarkPlanVsHand(b *testing.B) {
 		writeExport(b, export, 1_000_000)
 	}
 	rows := countRows(b, export)
+	noLedger := filepath.Join(b.TempDir(), "no-such-dir", "state.db")
 	for _, asJSON := range []bool{false, true} {
 		name := "text"
 		if asJSON {
@@ -136,11 +137,11 @@ func BenchmarkPlanVsHand(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			var plan, handRun []procTime
 			for b.Loop() {
-				plan = append(plan, runProc(b, runner, planArgs(export, asJSON)...))
+				plan = append(plan, runProc(b, noLedger, runner, planArgs(export, asJSON)...))
 				if asJSON {
-					handRun = append(handRun, runProc(b, hand, "-json", export))
+					handRun = append(handRun, runProc(b, noLedger, hand, "-json", export))
 				} else {
-					handRun = append(handRun, runProc(b, hand, export))
+					handRun = append(handRun, runProc(b, noLedger, hand, export))
 				}
 			}
 			var wall, cpu []float64
@@ -172,12 +173,13 @@ type procTime struct {
 	maxRSS    int64 // bytes; 0 where the system does not say
 }
 
-// runProc runs a command with its output to /dev/null and no ledger.
-func runProc(b *testing.B, bin string, args ...string) procTime {
+// runProc runs a command with its output to /dev/null and the ledger at
+// db, a path that does not exist: plan then reads none.
+func runProc(b *testing.B, db, bin string, args ...string) procTime {
 	b.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(),
-		"RUNNER_DATABASE="+filepath.Join(b.TempDir(), "no-such-dir", "state.db"),
+		"RUNNER_DATABASE="+db,
 		"FUTURESHOP_API_DOMAIN=", "FUTURESHOP_SHOP_KEY=", "FUTURESHOP_CLIENT_ID=", "FUTURESHOP_CLIENT_SECRET=")
 	var errb bytes.Buffer
 	cmd.Stderr = &errb // stdout nil: /dev/null

@@ -101,6 +101,11 @@ func run(path string, asJSON bool, out io.Writer) error {
 	for i, h := range header {
 		col[strings.TrimSpace(h)] = i
 	}
+	for _, h := range []string{"受注番号", "販売店舗", "受注ステータス", "注文日", "最終更新日時", "出荷日", "お荷物伝票番号", "お届け指定日"} {
+		if _, ok := col[h]; !ok {
+			return fmt.Errorf("no column %s", h)
+		}
+	}
 	iOrder, iStore, iStatus, iOrdered, iUpdated := col["受注番号"], col["販売店舗"], col["受注ステータス"], col["注文日"], col["最終更新日時"]
 	iShipped, iTracking, iDelivery := col["出荷日"], col["お荷物伝票番号"], col["お届け指定日"]
 
