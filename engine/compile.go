@@ -50,6 +50,9 @@ func (v visitor) Visit(n *ast.Node) { v(n) }
 // value per source field, and vars.
 func (j *Job) exprEnv() map[string]any {
 	env := map[string]any{"vars": j.vars}
+	if j.eachVal != nil {
+		env["each"] = j.eachVal
+	}
 	for _, f := range j.Source.Fields() {
 		env[f.Name] = sample(f.Kind)
 	}
@@ -91,6 +94,12 @@ func (j *Job) compile(src string, a *hcl.Attribute, where string, env map[string
 	var diags hcl.Diagnostics
 	funcs := keys(funcDoc)
 	visitor := &nameCheck{fn: func(n ast.Node, name string, member bool) {
+		if name == "each" && !member {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Reference to each outside for_each",
+				Detail:  fmt.Sprintf("The expression of %s reads each, which only a job with for_each has: each.key and each.value are its instance's.", where),
+				Subject: exprRange(a, src, n.Location()).Ptr()})
+			return
+		}
 		if member {
 			vars := keys(j.vars)
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown variable",
@@ -103,7 +112,11 @@ func (j *Job) compile(src string, a *hcl.Attribute, where string, env map[string
 			Detail: fmt.Sprintf("The expression of %s reads %s, but source %s has no field of that name.%s Its fields: %s.",
 				where, name, j.SourceType, didYouMean(name, append(append([]string{}, names...), funcs...), ""), strings.Join(names, ", ")),
 			Subject: exprRange(a, src, n.Location()).Ptr()})
-	}, env: env, vars: j.vars, funcs: funcDoc, used: j.used}
+	}, env: env, vars: j.vars, funcs: funcDoc, used: j.used, each: j.eachVal}
+	visitor.eachFn = func(n ast.Node, detail string) {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported attribute",
+			Detail: fmt.Sprintf("The expression of %s reads %s", where, detail), Subject: exprRange(a, src, n.Location()).Ptr()})
+	}
 	// let-variables and closure pointers are names too; collect them first.
 	ast.Walk(&tree.Node, &binder{c: visitor})
 	ast.Walk(&tree.Node, visitor)
@@ -126,6 +139,10 @@ type nameCheck struct {
 	funcs map[string]string
 	bound []string        // closure and let variables in scope
 	used  map[string]bool // fields named, for FieldUser
+	// each is the instance's each.key and each.value; eachFn reports a
+	// member of them that is not there.
+	each   map[string]any
+	eachFn func(n ast.Node, detail string)
 }
 
 func (c *nameCheck) Visit(node *ast.Node) {
@@ -157,13 +174,32 @@ func (c *nameCheck) Visit(node *ast.Node) {
 				c.fn(n.Property, s.Value, true)
 			}
 		}
+		if ok && id.Value == "each" && isStr && c.each != nil && s.Value != "key" && s.Value != "value" {
+			c.eachFn(n.Property, fmt.Sprintf("each.%s, but each has only key and value.%s", s.Value, didYouMean(s.Value, []string{"key", "value"}, "each.")))
+		}
+		// each.value.NAME of an object: the attribute must be there.
+		inner, isMember := n.Node.(*ast.MemberNode)
+		if !isMember || !isStr || c.each == nil {
+			return
+		}
+		id, ok = inner.Node.(*ast.IdentifierNode)
+		p, pStr := inner.Property.(*ast.StringNode)
+		obj, isObj := c.each["value"].(map[string]any)
+		if !ok || id.Value != "each" || !pStr || p.Value != "value" || !isObj {
+			return
+		}
+		if _, ok := obj[s.Value]; !ok {
+			names := keys(obj)
+			c.eachFn(n.Property, fmt.Sprintf("each.value.%s, but each.value has no attribute of that name.%s Its attributes: %s.",
+				s.Value, didYouMean(s.Value, names, "each.value."), listOrNone(names)))
+		}
 	}
 }
 
 // exprOpts are the options every record expression of the job compiles
 // with: the source's fields, variables as constants, the helpers on c.
 func (j *Job) exprOpts(env map[string]any, c *clock, extra ...expr.Option) []expr.Option {
-	opts := append([]expr.Option{expr.Env(env), expr.Patch(&varsPatcher{vars: j.vars})}, exprOptions(c)...)
+	opts := append([]expr.Option{expr.Env(env), expr.Patch(&varsPatcher{vars: j.vars, each: j.eachVal})}, exprOptions(c)...)
 	return append(opts, extra...)
 }
 
@@ -225,9 +261,14 @@ func (j *Job) combineFilters(env map[string]any, c *clock) *vm.Program {
 // varsPatcher replaces vars.name with the variable's value: variables are
 // fixed at load, and a constant costs nothing per record and lets expr
 // fold what depends on it.
-type varsPatcher struct{ vars map[string]any }
+type varsPatcher struct{ vars, each map[string]any }
 
 func (p *varsPatcher) Visit(node *ast.Node) {
+	if id, ok := (*node).(*ast.IdentifierNode); ok && id.Value == "each" && p.each != nil {
+		// each.key and each.value are an instance's constants, as vars.
+		ast.Patch(node, &ast.ConstantNode{Value: p.each})
+		return
+	}
 	n, ok := (*node).(*ast.MemberNode)
 	if !ok {
 		return

@@ -19,7 +19,12 @@ const DefaultTimeZone = "Asia/Tokyo"
 
 // Job is one compiled job.
 type Job struct {
-	Name        string
+	Name string
+	// Block is the name of the job block the job comes from, and Key its
+	// for_each key: job "shipping" { for_each = … } makes Name
+	// shipping["a"], Block shipping, Key a. Without for_each, Key is "".
+	Block       string
+	Key         string
 	Description string
 	DeclRange   hcl.Range
 
@@ -43,7 +48,9 @@ type Job struct {
 	Actions []string
 
 	vars map[string]any
-	used map[string]bool // source fields the expressions name
+	// eachVal is each.key and each.value of a for_each instance, nil otherwise.
+	eachVal map[string]any
+	used    map[string]bool // source fields the expressions name
 	// pinned is the -now of LoadOptions: the clock of every run that does
 	// not set its own.
 	pinned time.Time
@@ -51,6 +58,9 @@ type Job struct {
 	// run compiles them again with its own (see programs).
 	check *clock
 	needs []envNeed
+	// forEachMissing names the variable without a value that the job's
+	// for_each reads: the job is validate's stand-in for its instances.
+	forEachMissing string
 }
 
 // Filter is a named condition every record must meet.
@@ -82,6 +92,7 @@ var jobSchema = &hcl.BodySchema{
 		{Name: "description"},
 		{Name: "schedule"},
 		{Name: "time_zone"},
+		{Name: "for_each"}, // read by instances, before the job decodes
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "source", LabelNames: []string{"type"}},
@@ -116,8 +127,8 @@ var filterSchema = &hcl.BodySchema{
 	},
 }
 
-func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts LoadOptions) (*Job, hcl.Diagnostics) {
-	j := &Job{Name: blk.Labels[0], DeclRange: blk.DefRange, vars: vars, pinned: opts.Now, used: map[string]bool{}}
+func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, in instance, vars map[string]any, opts LoadOptions) (*Job, hcl.Diagnostics) {
+	j := &Job{Name: in.name, Block: blk.Labels[0], Key: in.key, DeclRange: blk.DefRange, vars: vars, eachVal: in.each, pinned: opts.Now, used: map[string]bool{}}
 	var diags hcl.Diagnostics
 	content, d := Content(blk.Body, jobSchema)
 	diags = append(diags, d...)
@@ -134,7 +145,7 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 		}
 		if v.IsNull() || v.Type() != cty.String {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
-				Detail: fmt.Sprintf("The argument %s of job %q must be a string.", name, j.Name), Subject: a.Expr.Range().Ptr()})
+				Detail: fmt.Sprintf("The argument %s of job %s must be a string.", name, QuoteJob(j.Name)), Subject: a.Expr.Range().Ptr()})
 			return "", nil
 		}
 		return v.AsString(), a
@@ -152,7 +163,7 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 			subj = tzAttr.Expr.Range().Ptr()
 		}
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown time zone",
-			Detail: fmt.Sprintf("Job %q has time_zone %q, which is not a zone this build knows. Use an IANA name such as \"Asia/Tokyo\".", j.Name, tz), Subject: subj})
+			Detail: fmt.Sprintf("Job %s has time_zone %q, which is not a zone this build knows. Use an IANA name such as \"Asia/Tokyo\".", QuoteJob(j.Name), tz), Subject: subj})
 		loc = time.FixedZone("JST", 9*3600)
 	}
 	j.Location = loc
@@ -162,7 +173,7 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 		sched, err := ParseSchedule(s, loc)
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid schedule",
-				Detail: fmt.Sprintf("The schedule %q of job %q is not valid: %v.", s, j.Name, err), Subject: a.Expr.Range().Ptr()})
+				Detail: fmt.Sprintf("The schedule %q of job %s is not valid: %v.", s, QuoteJob(j.Name), err), Subject: a.Expr.Range().Ptr()})
 		}
 		j.Schedule, j.ScheduleText = sched, s
 	}
@@ -178,7 +189,7 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 			prev := map[string]**hcl.Block{"source": &srcBlk, "destination": &dstBlk, "map": &mapBlk, "after_export": &afterBlk, "reconcile": &recBlk}[b.Type]
 			if *prev != nil {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Duplicate %s block", b.Type),
-					Detail: fmt.Sprintf("Job %q may have one %s block, and the first is at %s.", j.Name, b.Type, at((*prev).DefRange)), Subject: b.DefRange.Ptr()})
+					Detail: fmt.Sprintf("Job %q may have one %s block, and the first is at %s.", j.Block, b.Type, at((*prev).DefRange)), Subject: b.DefRange.Ptr()})
 				continue
 			}
 			*prev = b
@@ -198,7 +209,7 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 		if need.blk == nil {
 			kind := strings.Fields(need.what)[0]
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Missing %s block", kind),
-				Detail: fmt.Sprintf("Job %q has no %s block; add %s.", j.Name, kind, need.what), Subject: blk.DefRange.Ptr()})
+				Detail: fmt.Sprintf("Job %q has no %s block; add %s.", j.Block, kind, need.what), Subject: blk.DefRange.Ptr()})
 		}
 	}
 	if srcBlk != nil {
@@ -231,7 +242,7 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 	if j.Reconcile != nil && j.Dest != nil {
 		if _, ok := j.Dest.(Comparer); !ok {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Destination cannot be reconciled",
-				Detail:  fmt.Sprintf("Destination %s cannot read back what it holds, so job %q cannot have a reconcile block.", j.DestType, j.Name),
+				Detail:  fmt.Sprintf("Destination %s cannot read back what it holds, so job %q cannot have a reconcile block.", j.DestType, j.Block),
 				Subject: j.Reconcile.DeclRange.Ptr()})
 		}
 	}
@@ -248,7 +259,7 @@ func decodeJob(blk *hcl.Block, eval *hcl.EvalContext, vars map[string]any, opts 
 		name := fb.Labels[0]
 		if prev, ok := seen[name]; ok {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate filter",
-				Detail:  fmt.Sprintf("Job %q already has a filter named %q, at %s; filter names must be unique within a job.", j.Name, name, at(prev.DefRange)),
+				Detail:  fmt.Sprintf("Job %q already has a filter named %q, at %s; filter names must be unique within a job.", j.Block, name, at(prev.DefRange)),
 				Subject: fb.LabelRanges[0].Ptr()})
 			continue
 		}

@@ -9,7 +9,8 @@
 // A record's path, one stage a file:
 //
 //	load         load.go       files and paths → HCL bodies; variables.go: variable blocks and values
-//	decode       decode.go     job blocks → Job, connectors built through the Registry (connector.go)
+//	decode       decode.go     job blocks → Job, connectors built through the Registry (connector.go);
+//	                           foreach.go: a block's for_each → one Job per key, shipping["a"]
 //	compile      compile.go    filter and map expressions → programs, type-checked; funcs.go: helpers
 //	stream       stream.go     the source loop: a record at a time
 //	eval         eval.go       filters and mappings → Item (record.go: Status, Item, Counts)
@@ -20,7 +21,8 @@
 // run.go drives a run (locks, stop, summary); plan.go prints what a run
 // would do from the same stream and eval, sending nothing. savedplan.go
 // keeps a plan in a file (plan -out) and apply.go sends exactly it, through
-// the same batches, once its premises are checked.
+// the same batches, once its premises are checked. share.go lets
+// runs at once read one pass of a shared source (SharePasses).
 //
 // The engine knows no connector by name: connectors declare their fields and
 // decode their own configuration, and main registers them in a Registry. It

@@ -223,6 +223,10 @@ func canonical(v any, f Field, loc *time.Location) (any, error) {
 
 // now is the clock of a run or plan: its own, else the job's pinned
 // time, else the wall clock.
+// Clock is the job's "now": its pinned time (LoadOptions.Now), or the wall
+// clock.
+func (j *Job) Clock() time.Time { return j.now(time.Time{}) }
+
 func (j *Job) now(own time.Time) time.Time {
 	switch {
 	case !own.IsZero():

@@ -73,6 +73,8 @@ type Config struct {
 	// missing lists what plan and run need but validate does not:
 	// unset environment variables and variables without a value.
 	missingVars []*hcl.Diagnostic
+	// missingNames are their variables' names, in the same order.
+	missingNames []string
 }
 
 // Job finds a job by name.
@@ -201,6 +203,7 @@ func Load(paths []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 						v.name, v.name, VarEnvPrefix, v.name),
 					Subject: v.rng.Ptr(),
 				})
+				cfg.missingNames = append(cfg.missingNames, v.name)
 			}
 		}
 		varObj[v.name] = val
@@ -212,7 +215,14 @@ func Load(paths []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 		Functions: configFunctions(opts.LookupEnv),
 	}
 
-	// Phase two: each job and its connectors' bodies.
+	missing := map[string]bool{}
+	for _, v := range vars {
+		if _, ok := values[v.name]; !ok && !v.hasDef {
+			missing[v.name] = true
+		}
+	}
+
+	// Phase two: each job and its connectors' bodies, once per instance.
 	seen := map[string]*hcl.Block{}
 	for _, blk := range jobBlocks {
 		name := blk.Labels[0]
@@ -228,13 +238,28 @@ func Load(paths []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 			seen[name] = blk
 		}
 		// A duplicate is still decoded, so its own mistakes show too.
-		undeclared := undeclaredVars(blk, varObj)
-		job, d := decodeJob(blk, eval, goVars, opts)
-		diags = append(append(diags, undeclared...), consequences(d, undeclared)...)
-		if job != nil && !dup {
-			job.needs = append(job.needs, envNeeds(blk, opts.LookupEnv)...)
-			cfg.Jobs = append(cfg.Jobs, job)
+		undeclared := append(undeclaredVars(blk, varObj), eachOutside(blk)...)
+		diags = append(diags, undeclared...)
+		insts, d := instances(blk, eval, missing)
+		diags = append(diags, d...)
+		var per []hcl.Diagnostics
+		for _, in := range insts {
+			ev := eval
+			if in.each != nil {
+				ev = eval.NewChild()
+				ev.Variables = map[string]cty.Value{"each": in.eachVal}
+			}
+			job, d := decodeJob(blk, ev, in, goVars, opts)
+			per = append(per, consequences(d, undeclared))
+			if job != nil && !dup {
+				if !in.placeholder {
+					job.needs = append(job.needs, envNeeds(blk, ev, opts.LookupEnv)...)
+				}
+				job.forEachMissing = in.missing
+				cfg.Jobs = append(cfg.Jobs, job)
+			}
 		}
+		diags = append(diags, mergeInstanceDiags(insts, per)...)
 	}
 	if len(jobBlocks) == 0 && !diags.HasErrors() {
 		diags = append(diags, &hcl.Diagnostic{
@@ -349,8 +374,10 @@ type envNeed struct {
 }
 
 // envNeeds finds the env() calls in a job's source and destination
-// blocks, so plan can insist on the source's and run on all of them.
-func envNeeds(job *hcl.Block, lookup func(string) (string, bool)) []envNeed {
+// blocks, so plan can insist on the source's and run on all of them. Their
+// names are evaluated in eval: an instance of a for_each job builds them
+// from each.key and each.value.
+func envNeeds(job *hcl.Block, eval *hcl.EvalContext, lookup func(string) (string, bool)) []envNeed {
 	body, ok := job.Body.(*hclsyntax.Body)
 	if !ok {
 		return nil
@@ -369,7 +396,7 @@ func envNeeds(job *hcl.Block, lookup func(string) (string, bool)) []envNeed {
 			if !ok || call.Name != "env" || len(call.Args) != 1 {
 				return nil
 			}
-			v, d := call.Args[0].Value(nil)
+			v, d := call.Args[0].Value(eval)
 			if d.HasErrors() || v.Type() != cty.String || v.IsNull() {
 				return nil
 			}
@@ -386,6 +413,14 @@ func envNeeds(job *hcl.Block, lookup func(string) (string, bool)) []envNeed {
 // running (needDest true): unset secrets and variables without a value.
 func (c *Config) CheckRunnable(job *Job, needDest bool) hcl.Diagnostics {
 	diags := append(hcl.Diagnostics(nil), c.missingVars...)
+	for i, d := range diags {
+		if c.missingNames[i] == job.forEachMissing {
+			// Which jobs there are depends on it: say so where it is missing.
+			cp := *d
+			cp.Detail += fmt.Sprintf(" Job %q has an instance for each of its keys.", job.Block)
+			diags[i] = &cp
+		}
+	}
 	for _, n := range job.needs {
 		if n.set || (n.block == "destination" && !needDest) {
 			continue
@@ -397,7 +432,7 @@ func (c *Config) CheckRunnable(job *Job, needDest bool) hcl.Diagnostics {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Environment variable not set",
-			Detail:   fmt.Sprintf("The environment variable %s is not set, and job %q needs it to %s: its %s reads it.", n.name, job.Name, what, n.block),
+			Detail:   fmt.Sprintf("The environment variable %s is not set, and job %s needs it to %s: its %s reads it.", n.name, QuoteJob(job.Name), what, n.block),
 			Subject:  n.rng.Ptr(),
 		})
 	}

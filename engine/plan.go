@@ -241,7 +241,7 @@ func (p *planWriter) begin() {
 		p.first = true
 		return
 	}
-	p.printf("Job %q: %s → %s, now %s (%s)\n", j.Name, j.SourceType, j.DestType, p.now.In(j.Location).Format(time.RFC3339), j.Location)
+	p.printf("Job %s: %s → %s, now %s (%s)\n", QuoteJob(j.Name), j.SourceType, j.DestType, p.now.In(j.Location).Format(time.RFC3339), j.Location)
 	if p.scope != "" {
 		p.printf("Ledger: %s, scope %q\n", p.ledger, p.scope)
 	}

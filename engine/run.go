@@ -310,10 +310,23 @@ type runLocks struct {
 // lock takes the job's lock, then the lock of each budget the job shares.
 func (j *Job) lock(ctx context.Context, opts RunOptions, stop *stopper, log *slog.Logger) (*runLocks, error) {
 	rl := &runLocks{lost: make(chan struct{})}
+	// Abandon ends the wait for the locks, not the run that holds them.
+	waitStop := stop.done()
 	if opts.Abandon != nil {
-		stop.on(opts.Abandon, nil)
+		ch, taken := make(chan struct{}), make(chan struct{})
+		defer close(taken)
+		go func() {
+			select {
+			case <-opts.Abandon:
+			case <-stop.done():
+			case <-taken:
+				return
+			}
+			close(ch)
+		}()
+		waitStop = ch
 	}
-	jl, err := acquire(ctx, opts.Ledger, JobLock(j.Name), j.Name, opts.LockWait, stop.done(), log)
+	jl, err := acquire(ctx, opts.Ledger, JobLock(j.Name), j.Name, opts.LockWait, waitStop, log)
 	if err != nil {
 		var le *LockedError
 		if errors.As(err, &le) {
@@ -323,7 +336,7 @@ func (j *Job) lock(ctx context.Context, opts RunOptions, stop *stopper, log *slo
 	}
 	rl.held = append(rl.held, jl)
 	for _, name := range j.shares() {
-		l, err := acquire(ctx, opts.Ledger, name, j.Name, -1, stop.done(), log)
+		l, err := acquire(ctx, opts.Ledger, name, j.Name, -1, waitStop, log)
 		if err != nil {
 			rl.release()
 			return nil, err

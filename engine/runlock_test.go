@@ -235,3 +235,16 @@ func TestRunCancel(t *testing.T) {
 		t.Errorf("history = %+v", runs)
 	}
 }
+
+// TestAbandonOnlyWhileWaiting: Abandon ends a run that still waits for its
+// lock; once the run holds it (serve stopping while a run is in flight), the
+// run goes to its end, as serve's Stop promises.
+func TestAbandonOnlyWhileWaiting(t *testing.T) {
+	f := newFixture(t, shipJob, enginetest.SourceConfig{Rows: rows3()}, enginetest.DestinationConfig{BatchSize: 1})
+	abandon := make(chan struct{})
+	f.dst.Script("write", 1, enginetest.Step{Do: func() { close(abandon) }})
+	sum, err := f.job.Run(context.Background(), engine.RunOptions{Ledger: enginetest.NewLedger(), Abandon: abandon})
+	if err != nil || sum.Interrupted || sum.OK != 3 || sum.NotSent != 0 {
+		t.Errorf("run: %v, interrupted %v, %d ok, %d not sent; want all 3 sent", err, sum.Interrupted, sum.OK, sum.NotSent)
+	}
+}

@@ -317,3 +317,9 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (int, error) {
 		}
 	}
 }
+
+// In gives the event's time in loc, its job's zone.
+func (e Event) In(loc *time.Location) Event {
+	e.At = e.At.In(loc)
+	return e
+}

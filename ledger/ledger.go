@@ -47,6 +47,7 @@ const (
 	TriggerSchedule = "schedule"
 	TriggerManual   = "manual"
 	TriggerCLI      = "cli"
+	TriggerApply    = "apply" // a saved plan sent exactly (runner apply, the console's 「この内容で実行」)
 )
 
 // ErrNotFound is returned when a run does not exist.
@@ -820,4 +821,14 @@ func dedupe[T any](xs []T, key func(T) string) []T {
 		out = append(out, x)
 	}
 	return out
+}
+
+// In gives the run's times in loc: the API and the console show a run in
+// its job's zone.
+func (r Run) In(loc *time.Location) Run {
+	r.StartedAt = r.StartedAt.In(loc)
+	if !r.EndedAt.IsZero() {
+		r.EndedAt = r.EndedAt.In(loc)
+	}
+	return r
 }

@@ -10,7 +10,9 @@
 // occurrence to one run even when leadership moves between processes. The
 // RunFunc keeps runs of one job apart with the job's lock in the ledger,
 // the same lock runner run takes, so that no two runs overlap in any
-// process. With SQLite (the default) River keeps its tables in a file
+// process. Each process takes at most Config.Workers runs at once, so that
+// with several processes a busy one leaves due runs in the queue for one
+// with a worker free. With SQLite (the default) River keeps its tables in a file
 // beside the ledger's, and one process serves; with PostgreSQL several
 // serve processes share one database, and the one in charge of scheduling
 // changes hands when a process stops.

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -107,6 +108,18 @@ func (s *Scheduler) postRun(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Scheduler) getJobs(w http.ResponseWriter, r *http.Request) {
+	out, err := s.Jobs(r.Context())
+	if err != nil {
+		s.log.Error("read history", "error", err)
+		writeError(w, http.StatusInternalServerError, "cannot read run history")
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// Jobs returns every job as GET /jobs shows it, by name: its schedule,
+// next run and last run, times in the job's zone.
+func (s *Scheduler) Jobs(ctx context.Context) ([]JobStatus, error) {
 	now := time.Now()
 	jobs := s.jobList()
 	out := make([]JobStatus, 0, len(jobs))
@@ -116,20 +129,18 @@ func (s *Scheduler) getJobs(w http.ResponseWriter, r *http.Request) {
 			st.NextRun = align(j.Schedule).Next(now).In(s.zone(j.Name))
 		}
 		if s.cfg.Ledger != nil {
-			runs, err := s.cfg.Ledger.History(r.Context(), j.Name, 1)
+			runs, err := s.cfg.Ledger.History(ctx, j.Name, 1)
 			if err != nil {
-				s.log.Error("read history", "job", j.Name, "error", err)
-				writeError(w, http.StatusInternalServerError, "cannot read run history")
-				return
+				return nil, fmt.Errorf("jobs: %s: %w", j.Name, err)
 			}
 			if len(runs) > 0 {
-				last := s.runInZone(runs[0])
+				last := runs[0].In(s.zone(runs[0].Job))
 				st.LastRun = &last
 			}
 		}
 		out = append(out, st)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // Limits of GET /runs and of the orders GET /runs/{id} and GET /orders/{no} list.
@@ -172,7 +183,7 @@ func (s *Scheduler) getRuns(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]ledger.Run, 0, len(runs))
 	for _, run := range runs {
-		out = append(out, s.runInZone(run))
+		out = append(out, run.In(s.zone(run.Job)))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -219,7 +230,7 @@ func (s *Scheduler) getRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "cannot read the run")
 		return
 	}
-	d := RunDetail{Run: s.runInZone(run), FailedOrders: []ledger.Event{}, ParkedOrders: []ledger.Event{}}
+	d := RunDetail{Run: run.In(s.zone(run.Job)), FailedOrders: []ledger.Event{}, ParkedOrders: []ledger.Event{}}
 	for _, k := range []struct {
 		kind string
 		into *[]ledger.Event
@@ -231,7 +242,7 @@ func (s *Scheduler) getRun(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, e := range evs {
-			*k.into = append(*k.into, s.eventInZone(e))
+			*k.into = append(*k.into, e.In(s.zone(e.Job)))
 		}
 	}
 	writeJSON(w, http.StatusOK, d)
@@ -266,32 +277,20 @@ func (s *Scheduler) getOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	out := OrderStory{Order: no, Events: make([]ledger.Event, 0, len(evs))}
 	for _, e := range evs {
-		out.Events = append(out.Events, s.eventInZone(e))
+		out.Events = append(out.Events, e.In(s.zone(e.Job)))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-// zone is the time zone of job; a job no longer loaded gets the
-// process's.
+// Zone is the time zone of job, in which the API gives its times; a job no
+// longer loaded gets the process's.
+func (s *Scheduler) Zone(job string) *time.Location { return s.zone(job) }
+
 func (s *Scheduler) zone(job string) *time.Location {
 	if j, ok := s.job(job); ok && j.Location != nil {
 		return j.Location
 	}
 	return time.Local
-}
-
-func (s *Scheduler) runInZone(r ledger.Run) ledger.Run {
-	loc := s.zone(r.Job)
-	r.StartedAt = r.StartedAt.In(loc)
-	if !r.EndedAt.IsZero() {
-		r.EndedAt = r.EndedAt.In(loc)
-	}
-	return r
-}
-
-func (s *Scheduler) eventInZone(e ledger.Event) ledger.Event {
-	e.At = e.At.In(s.zone(e.Job))
-	return e
 }
 
 func (s *Scheduler) getReady(w http.ResponseWriter, r *http.Request) {

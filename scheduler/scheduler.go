@@ -111,6 +111,13 @@ type Config struct {
 	// checks must carry (RUNNER_API_TOKEN).
 	Token string
 
+	// Workers is how many runs this process carries at once. Past it, due
+	// runs stay queued for another process with a worker free (or for this
+	// one's next free worker), so that a busy process does not take a run
+	// it cannot start while another is idle. Zero: every job at once (at
+	// least 8), which suits one process.
+	Workers int
+
 	// RescueAfter is how long a run may stay "running" in River before River
 	// considers its process dead and gives up on it; a manual run of a job
 	// cannot be requested meanwhile. Zero means River's default (one hour).
@@ -135,7 +142,7 @@ var (
 
 const (
 	queue      = "runner"
-	maxWorkers = 8 // runs of different jobs at once, per process
+	maxWorkers = 8 // runs of different jobs at once, per process, at least
 )
 
 // runArgs is a River job: one run of a runner job. Slot is the scheduled
@@ -203,6 +210,9 @@ func New(ctx context.Context, cfg Config) (*Scheduler, error) {
 	if cfg.Run == nil {
 		return nil, errors.New("new scheduler: no run function")
 	}
+	if cfg.Workers < 0 {
+		return nil, fmt.Errorf("new scheduler: %d workers", cfg.Workers)
+	}
 	if cfg.Token == "" && cfg.Listen != "" && !Loopback(cfg.Listen) {
 		return nil, fmt.Errorf("new scheduler: listening on %s needs an API token (RUNNER_API_TOKEN)", cfg.Listen)
 	}
@@ -215,7 +225,9 @@ func New(ctx context.Context, cfg Config) (*Scheduler, error) {
 		s.log = slog.Default()
 	}
 	rcfg := &river.Config{
-		Queues:               map[string]river.QueueConfig{queue: {MaxWorkers: maxWorkers}},
+		// Every job can run at once: a shop that is slow to answer holds
+		// only its own job's worker, not another shop's turn.
+		Queues:               map[string]river.QueueConfig{queue: {MaxWorkers: workers(cfg)}},
 		JobTimeout:           -1, // a run takes as long as it takes
 		MaxAttempts:          1,  // a run records its own failures; the next occurrence is the retry
 		RescueStuckJobsAfter: cfg.RescueAfter,
@@ -226,11 +238,11 @@ func New(ctx context.Context, cfg Config) (*Scheduler, error) {
 			EnableTracePropagation: true, EnableWorkSpanJobKindSuffix: true,
 		})},
 	}
-	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {
+	ws := river.NewWorkers()
+	if err := river.AddWorkerSafely(ws, &worker{s: s}); err != nil {
 		return nil, fmt.Errorf("new scheduler: %w", err)
 	}
-	rcfg.Workers = workers
+	rcfg.Workers = ws
 
 	if isPostgres(cfg.Database) {
 		err = s.openPostgres(ctx, rcfg)
@@ -241,6 +253,14 @@ func New(ctx context.Context, cfg Config) (*Scheduler, error) {
 		return nil, fmt.Errorf("new scheduler: %w", err)
 	}
 	return s, nil
+}
+
+// workers is River's worker count for cfg: Workers, or every job at once.
+func workers(cfg Config) int {
+	if cfg.Workers > 0 {
+		return cfg.Workers
+	}
+	return max(maxWorkers, len(cfg.Jobs))
 }
 
 // Start starts running jobs. ctx carries values only: cancelling it does

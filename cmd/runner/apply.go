@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/goqsync/runner/engine"
+	"github.com/goqsync/runner/ledger"
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -93,7 +94,7 @@ func (c *cli) apply(ctx context.Context, args []string) int {
 		stop, stopCode = interruptChannel(c.log)
 	}
 	report, endReport := c.startProgress(ctx, progress.or(c.term != nil && !*asJSON), c.term != nil)
-	sum, err := j.Apply(ctx, p, engine.RunOptions{Trigger: "apply", Ledger: engineLedger{s: st, command: "apply"},
+	sum, err := j.Apply(ctx, p, engine.RunOptions{Trigger: ledger.TriggerApply, Ledger: engineLedger{s: st, command: "apply"},
 		Stop: stop, Log: c.log, Progress: report, LockWait: *lockWait, Timeout: *timeout, Now: now})
 	endReport()
 	if *asJSON {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -186,5 +187,32 @@ func TestApplyRefuses(t *testing.T) {
 				t.Errorf("a refused apply made %d requests", n)
 			}
 		})
+	}
+}
+
+// TestApplyInstance: a saved plan of one instance of a for_each job is
+// applied to that instance's shop only.
+func TestApplyInstance(t *testing.T) {
+	f := newShopsFixture(t, 3, 50, "rate_limit = 50")
+	plan := filepath.Join(filepath.Dir(f.job), "b.plan")
+	out, code := invoke(t, f.lookup, "plan", "-out", plan, "-job", `shipping["b"]`, "-var-file", f.vars,
+		"-var", "goq_export_all="+f.export, "-now", seedNow, f.job)
+	if code != 0 || !strings.Contains(out, `Job shipping["b"]`) {
+		t.Fatalf("plan -out of shipping[\"b\"]: exit %d\n%s", code, out)
+	}
+	out, code = invoke(t, f.lookup, "apply", "-now", seedNow, plan)
+	if code != 0 {
+		t.Fatalf("apply: exit %d\n%s", code, out)
+	}
+	for _, key := range f.keys {
+		want := 0
+		if key == "b" {
+			want = 3
+		}
+		got := sentTo(f.srvs[key])
+		slices.Sort(got)
+		if got = slices.Compact(got); len(got) != want {
+			t.Errorf("shop %s received orders %v, want %d", key, got, want)
+		}
 	}
 }

@@ -9,12 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	udiff "github.com/aymanbagabas/go-udiff"
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/goqsync/runner/engine"
+	"github.com/goqsync/runner/runlog"
 )
 
 // varFlag is -var or -var-file: both append to one list, so they apply
@@ -379,7 +381,9 @@ func (c *cli) runnableJobs(fs *flag.FlagSet, jf *jobFlags, needDest *bool) (*eng
 	seen := map[string]bool{}
 	for _, j := range jobs {
 		for _, d := range cfg.CheckRunnable(j, *needDest) {
-			key := d.Summary
+			// The detail too: instances of one for_each job share the
+			// place of an env() call, and each names its own variable.
+			key := d.Summary + d.Detail
 			if d.Subject != nil {
 				key += d.Subject.String()
 			}
@@ -404,13 +408,24 @@ func (c *cli) pickJobs(cfg *engine.Config, name string) ([]*engine.Job, bool) {
 	if j, ok := cfg.Job(name); ok {
 		return []*engine.Job{j}, true
 	}
+	// A for_each block's name picks all its instances, as Terraform's
+	// -target does.
+	var all []*engine.Job
+	for _, j := range cfg.Jobs {
+		if j.Key != "" && j.Block == name {
+			all = append(all, j)
+		}
+	}
+	if len(all) > 0 {
+		return all, true
+	}
 	var names []string
 	for _, j := range cfg.Jobs {
 		names = append(names, j.Name)
 	}
-	msg := fmt.Sprintf("runner: no job %q in these files (jobs: %s)", name, strings.Join(names, ", "))
+	msg := fmt.Sprintf("runner: no job %s in these files (jobs: %s)", engine.QuoteJob(name), strings.Join(names, ", "))
 	if s := engine.Suggest(name, names); s != "" {
-		msg += fmt.Sprintf("; did you mean %q?", s)
+		msg += fmt.Sprintf("; did you mean %s?", engine.QuoteJob(s))
 	}
 	fmt.Fprintln(c.stderr, msg)
 	return nil, false
@@ -475,7 +490,7 @@ func (c *cli) plan(ctx context.Context, args []string) int {
 		send = send || counts.Send > 0
 		switch {
 		case err != nil:
-			fmt.Fprintf(c.stderr, "runner plan: job %q: %v\n", j.Name, engine.Clip(err.Error()))
+			fmt.Fprintf(c.stderr, "runner plan: job %s: %v\n", engine.QuoteJob(j.Name), engine.Clip(err.Error()))
 			code = exitStopped
 		case counts.Errors > 0 && code == exitOK:
 			// Bad rows are what CI running plan over a fresh export must see.
@@ -509,6 +524,7 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	noLedger := fs.Bool("no-ledger", false, "keep no record of this run and take no lock: send everything that qualifies, remember nothing")
 	lockWait := fs.Duration("lock-timeout", 0, "how long to wait for another run of the job to finish (0: do not wait)")
 	timeout := fs.Duration("timeout", 0, "the run's deadline: past it, stop after the batch in flight (0: none)")
+	parallelism := fs.Int("parallelism", 0, "how many jobs run at once (0: all of them); jobs reading the same export read it once")
 	var progress progressFlag
 	fs.Var(&progress, "progress", "show the run's progress: a line rewritten in place when standard error is a terminal, else a log line every 10s (default: on a terminal, without -json)")
 	needDest := true
@@ -532,36 +548,86 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	if stop == nil {
 		stop, stopCode = interruptChannel(c.log)
 	}
+	n := *parallelism
+	if n <= 0 {
+		n = len(jobs)
+	}
+	// Jobs that read the same export read it in one pass, each record
+	// offered to every one of them; a pass's jobs start together.
+	passes := engine.SharePasses(jobs, n)
+	slots := newSlots(n)
 	code := exitOK
-	var sums []engine.RunSummary
-	for _, j := range jobs {
-		report, endReport := c.startProgress(ctx, progress.or(c.term != nil && !jf.json), c.term != nil)
-		sum, err := j.Run(ctx, engine.RunOptions{Trigger: "cli", Force: *force, Ledger: led, Stop: stop, Log: c.log,
-			Progress: report, LockWait: *lockWait, Timeout: *timeout})
-		endReport()
-		sums = append(sums, sum)
-		if !jf.json {
-			printSummary(c.stdout, sum)
-		}
-		var locked *engine.LockedError
-		switch {
-		case errors.As(err, &locked):
-			c.runLog(sum).ErrorContext(ctx, "another run holds the job's lock; nothing ran", "error", err.Error(),
-				"hint", "wait for it with -lock-timeout DURATION; if that process is gone for good, release its lock with: runner unlock "+j.Name)
-			code = max(code, exitLocked)
-		case err != nil:
-			// What the run could not confirm stays pending; the next run sends it.
-			c.runLog(sum).ErrorContext(ctx, "the run stopped", "error", engine.Clip(err.Error()),
-				"pending", sum.Pending, "not_sent", sum.NotSent)
-			code = max(code, exitStopped)
-		case sum.Interrupted:
-			code = stopCode()
-		case !sum.Succeeded() && code == exitOK:
-			code = exitFailed
-		}
-		if sum.Interrupted {
+	sums := make([]engine.RunSummary, len(jobs))
+	var mu sync.Mutex // guards code, interrupted and standard output
+	interrupted := false
+	var wg sync.WaitGroup
+	for _, g := range passes.Groups {
+		slots.take(len(g))
+		mu.Lock()
+		stopped := interrupted
+		mu.Unlock()
+		if stopped {
+			slots.give(len(g))
 			break
 		}
+		for _, i := range g {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer slots.give(1)
+				j := passes.Jobs[i]
+				var report func(engine.Progress)
+				var endReport func()
+				if on := progress.or(c.term != nil && !jf.json); on && len(jobs) > 1 && n > 1 {
+					// Runs side by side: a log line each, naming its job,
+					// since one terminal line cannot show several.
+					r := runlog.StartProgress(ctx, runlog.ProgressOptions{Log: c.log.With("job", j.Name)})
+					report, endReport = r.Update, r.Stop
+				} else {
+					report, endReport = c.startProgress(ctx, on, c.term != nil)
+				}
+				sum, err := j.Run(ctx, engine.RunOptions{Trigger: "cli", Force: *force, Ledger: led, Stop: stop, Log: c.log,
+					Progress: report, LockWait: *lockWait, Timeout: *timeout})
+				passes.Done(i)
+				endReport()
+				mu.Lock()
+				defer mu.Unlock()
+				sums[i] = sum
+				if !jf.json {
+					printSummary(c.stdout, sum)
+				}
+				var locked *engine.LockedError
+				switch {
+				case errors.As(err, &locked):
+					c.runLog(sum).ErrorContext(ctx, "another run holds the job's lock; nothing ran", "error", err.Error(),
+						"hint", "wait for it with -lock-timeout DURATION; if that process is gone for good, release its lock with: runner unlock "+j.Name)
+					code = max(code, exitLocked)
+				case err != nil:
+					// What the run could not confirm stays pending; the next run sends it.
+					c.runLog(sum).ErrorContext(ctx, "the run stopped", "error", engine.Clip(err.Error()),
+						"pending", sum.Pending, "not_sent", sum.NotSent)
+					code = max(code, exitStopped)
+				case sum.Interrupted:
+					code = stopCode()
+				case !sum.Succeeded() && code == exitOK:
+					code = exitFailed
+				}
+				if sum.Interrupted {
+					interrupted = true
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if interrupted {
+		// Jobs that never started have no summary.
+		started := sums[:0]
+		for _, s := range sums {
+			if s.Job != "" {
+				started = append(started, s)
+			}
+		}
+		sums = started
 	}
 	if jf.json {
 		engine.WriteJSON(c.stdout, sums)
@@ -570,8 +636,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 }
 
 func printSummary(w interface{ Write([]byte) (int, error) }, s engine.RunSummary) {
-	fmt.Fprintf(w, "Job %q (now %s): %d read, %d sent in %d batch(es): %d ok, %d failed; %d excluded",
-		s.Job, s.Now.Format(time.RFC3339), s.Counts.Read, s.Counts.Send, s.Batches, s.OK, s.Failed, s.Counts.Excluded)
+	fmt.Fprintf(w, "Job %s (now %s): %d read, %d sent in %d batch(es): %d ok, %d failed; %d excluded",
+		engine.QuoteJob(s.Job), s.Now.Format(time.RFC3339), s.Counts.Read, s.Counts.Send, s.Batches, s.OK, s.Failed, s.Counts.Excluded)
 	if s.Counts.Unchanged > 0 {
 		fmt.Fprintf(w, ", %d unchanged", s.Counts.Unchanged)
 	}
@@ -608,4 +674,37 @@ func printSummary(w interface{ Write([]byte) (int, error) }, s engine.RunSummary
 	if s.Interrupted {
 		fmt.Fprintf(w, "  interrupted: the batch in flight finished; %d record(s) read but not sent\n", s.NotSent)
 	}
+}
+
+// slots bounds how many runs go at once (-parallelism). A pass's jobs take
+// their slots together, so that all its readers start.
+type slots struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	free int
+	size int
+}
+
+func newSlots(n int) *slots {
+	s := &slots{free: n, size: n}
+	s.cond = sync.NewCond(&s.mu)
+	return s
+}
+
+// take waits for n free slots (at most all of them).
+func (s *slots) take(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n = min(n, s.size)
+	for s.free < n {
+		s.cond.Wait()
+	}
+	s.free -= n
+}
+
+func (s *slots) give(n int) {
+	s.mu.Lock()
+	s.free += n
+	s.mu.Unlock()
+	s.cond.Broadcast()
 }

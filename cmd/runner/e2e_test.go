@@ -29,7 +29,7 @@ var admitted = []string{"100000001201", "100000001202", "100000001206", "1000000
 
 // shopEnv is the environment of a run against srv, with a ledger of its
 // own in a temporary directory.
-func shopEnv(t *testing.T, srv *futureshoptest.Server, extra ...string) func(string) (string, bool) {
+func shopEnv(t testing.TB, srv *futureshoptest.Server, extra ...string) func(string) (string, bool) {
 	return env(append([]string{
 		"RUNNER_DATABASE", filepath.Join(t.TempDir(), "state.db"),
 		"FUTURESHOP_API_DOMAIN", srv.URL,

@@ -46,13 +46,13 @@ func readCP932CSV(t *testing.T, dir string) [][]string {
 // replaced by its new one into dir, and returns its path. Tests that need
 // the example on another schedule or input derive it, so they follow the
 // example as it changes.
-func variant(t *testing.T, dir, name string, oldNew ...string) string {
+func variant(t testing.TB, dir, name string, oldNew ...string) string {
 	t.Helper()
 	return rewrite(t, shipping, dir, name, oldNew...)
 }
 
 // rewrite is variant for any example.
-func rewrite(t *testing.T, example, dir, name string, oldNew ...string) string {
+func rewrite(t testing.TB, example, dir, name string, oldNew ...string) string {
 	t.Helper()
 	src, err := os.ReadFile(example)
 	if err != nil {
@@ -74,7 +74,7 @@ func rewrite(t *testing.T, example, dir, name string, oldNew ...string) string {
 
 // sampleShop starts a test server seeded with the sample's orders, the
 // given ones as store-pickup shipments, which futureshop refuses to update.
-func sampleShop(t *testing.T, storePickup ...string) *futureshoptest.Server {
+func sampleShop(t testing.TB, storePickup ...string) *futureshoptest.Server {
 	t.Helper()
 	srv := futureshoptest.NewServer(futureshoptest.WithRateLimit(50, 2))
 	t.Cleanup(srv.Close)
@@ -111,7 +111,7 @@ func fastImport(t *testing.T) string {
 // manualShipping is fastShipping scheduled once a year (1 January,
 // midnight), for serve tests that count runs: at "every 10m" a test that
 // starts within a minute of the ten-minute mark gets a catch-up run.
-func manualShipping(t *testing.T) string {
+func manualShipping(t testing.TB) string {
 	t.Helper()
 	return variant(t, t.TempDir(), "shipping.hcl", append(fastRate, `schedule    = "every 10m"`, `schedule    = "0 0 1 1 *"`)...)
 }

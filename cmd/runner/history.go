@@ -2,15 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os/user"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/goqsync/runner/engine"
 	"github.com/goqsync/runner/ledger"
+	"github.com/goqsync/runner/parked"
 	"github.com/goqsync/runner/scheduler"
 	"github.com/goqsync/runner/table"
 )
@@ -106,41 +107,19 @@ func (c *cli) failures(ctx context.Context, args []string) int {
 // an unknown job or a key that is not parked is a mistake to say, with
 // the nearest name, before anything changes.
 func (c *cli) parkedKeys(ctx context.Context, st *ledger.Store, command, job string, keys []string) bool {
-	jobs, err := st.Jobs(ctx)
-	if err != nil {
+	err := parked.Check(ctx, st, job, keys)
+	var m *parked.MistakeError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &m):
+		for _, p := range m.Problems {
+			fmt.Fprintf(c.stderr, "runner %s: %s\n", command, p)
+		}
+	default:
 		fmt.Fprintf(c.stderr, "runner %s: %v\n", command, err)
-		return false
 	}
-	if !slices.Contains(jobs, job) {
-		fmt.Fprintf(c.stderr, "runner %s: the ledger knows no job %q", command, job)
-		if s := engine.Suggest(job, jobs); s != "" {
-			fmt.Fprintf(c.stderr, "; did you mean %q?", s)
-		}
-		fmt.Fprintln(c.stderr)
-		return false
-	}
-	parked, err := st.Parked(ctx, job)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "runner %s: %v\n", command, err)
-		return false
-	}
-	var have []string
-	for _, e := range parked {
-		have = append(have, e.Key)
-	}
-	ok := true
-	for _, k := range keys {
-		if slices.Contains(have, k) {
-			continue
-		}
-		ok = false
-		fmt.Fprintf(c.stderr, "runner %s: %s has no parked record %q", command, job, k)
-		if s := engine.Suggest(k, have); s != "" {
-			fmt.Fprintf(c.stderr, "; did you mean %q?", s)
-		}
-		fmt.Fprintln(c.stderr)
-	}
-	return ok
+	return false
 }
 
 func (c *cli) retry(ctx context.Context, args []string) int {

@@ -17,7 +17,7 @@ import (
 )
 
 // buildRunner builds the binary once per test that needs a real process.
-func buildRunner(t *testing.T) string {
+func buildRunner(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "runner")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()

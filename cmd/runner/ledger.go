@@ -83,7 +83,9 @@ func (l engineLedger) FinishRun(ctx context.Context, run int64, at time.Time, s 
 		errText = "interrupted"
 	}
 	return l.s.FinishRun(ctx, run, at, ledger.Counts{
-		Sent: s.Counts.Send, OK: s.OK, Failed: s.Failed - s.NewlyParked, Parked: s.NewlyParked,
+		// A saved plan's stale order did not go out: the run did not do all
+		// it was asked, and its history says failed.
+		Sent: s.Counts.Send, OK: s.OK, Failed: s.Failed - s.NewlyParked + s.Stale, Parked: s.NewlyParked,
 		Unchanged: s.Counts.Unchanged, Excluded: s.Counts.Excluded, Errors: s.Counts.Errors,
 	}, errText)
 }

@@ -10,28 +10,24 @@ import (
 
 	"github.com/goqsync/runner/engine"
 	"github.com/goqsync/runner/ledger"
+	"github.com/goqsync/runner/parked"
 )
 
 // jobLock takes job's lock for a command that changes its ledger entries,
 // waiting up to wait. On failure it prints why and returns the exit status.
 func (c *cli) jobLock(ctx context.Context, st *ledger.Store, job string, wait time.Duration, command string) (*ledger.Lock, int) {
-	deadline := time.Now().Add(wait)
-	for {
-		lk, err := st.TryLock(ctx, engine.JobLock(job), ledger.Owner{Job: job, Command: command})
-		var held *ledger.LockedError
-		switch {
-		case err == nil:
-			return lk, exitOK
-		case !errors.As(err, &held):
-			fmt.Fprintf(c.stderr, "runner %s: %v\n", command, err)
-			return nil, exitFailed
-		case time.Now().After(deadline):
-			fmt.Fprintf(c.stderr, "runner %s: job %q is being run by %s\n", command, job, held.Holder())
-			fmt.Fprintf(c.stderr, "  Wait for it with -lock-timeout DURATION. If that process is gone for good, release its lock with: runner unlock %s\n", job)
-			return nil, exitLocked
-		}
-		time.Sleep(500 * time.Millisecond)
+	lk, err := parked.Lock(ctx, st, job, wait, command)
+	var held *ledger.LockedError
+	switch {
+	case err == nil:
+		return lk, exitOK
+	case !errors.As(err, &held):
+		fmt.Fprintf(c.stderr, "runner %s: %v\n", command, err)
+		return nil, exitFailed
 	}
+	fmt.Fprintf(c.stderr, "runner %s: job %q is being run by %s\n", command, job, held.Holder())
+	fmt.Fprintf(c.stderr, "  Wait for it with -lock-timeout DURATION. If that process is gone for good, release its lock with: runner unlock %s\n", job)
+	return nil, exitLocked
 }
 
 // unlock releases the lock of a job whose run died in a way the lock could

@@ -58,6 +58,7 @@ func golden(t *testing.T, name, got string) {
 const (
 	sample   = "../../testdata/orders-sample.csv"
 	shipping = "../../examples/goq-to-futureshop.hcl"
+	shops    = "../../examples/goq-to-futureshop-shops.hcl"
 	seedNow  = "2026-11-28T10:00:00+09:00"
 )
 
@@ -94,6 +95,12 @@ func TestGolden(t *testing.T) {
 		{"run-unset-secret", env("FUTURESHOP_API_DOMAIN", "127.0.0.1:1"), []string{"run", "-var", "goq_export=" + sample, "-now", seedNow, shipping}, 2},
 		{"plan-unknown-job", creds, []string{"plan", "-job", "shiping-to-futureshop", "-var", "goq_export=" + sample, shipping}, 2},
 		{"unknown-command", env(), []string{"valdate"}, 2},
+		{"plan-shops", env(), []string{"plan", "-var-file", "testdata/shops/two.vars.hcl", "-var", "goq_export_all=" + sample, "-now", seedNow, "-summary", shops}, 1},
+		{"plan-shops-one", env(), []string{"plan", "-var-file", "testdata/shops/two.vars.hcl", "-var", "goq_export_all=" + sample, "-now", seedNow, "-summary", "-job", `shipping["a"]`, shops}, 0},
+		{"plan-shops-missing-var", env(), []string{"plan", "-var", "goq_export_all=" + sample, "-now", seedNow, shops}, 2},
+		{"run-shops-unset-secret", env("SHOP_A_API_DOMAIN", "127.0.0.1:1", "SHOP_A_SHOP_KEY", "k", "SHOP_A_CLIENT_ID", "c", "SHOP_A_CLIENT_SECRET", "s", "SHOP_B_API_DOMAIN", "127.0.0.1:1"),
+			[]string{"run", "-var-file", "testdata/shops/two.vars.hcl", "-var", "goq_export_all=" + sample, "-now", seedNow, shops}, 2},
+		{"plan-shops-unknown-job", env(), []string{"plan", "-var-file", "testdata/shops/two.vars.hcl", "-var", "goq_export_all=" + sample, "-job", `shipping["c"]`, shops}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,5 +268,7 @@ func TestMain(m *testing.M) {
 	if !set && runtime.GOMAXPROCS(0) < 2 {
 		flag.Set("test.parallel", "4")
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	stopBrowser()
+	os.Exit(code)
 }

@@ -18,7 +18,7 @@ import (
 // thousandOrders writes a CP932 export of n orders the shipping example
 // admits at seedNow, seeds shop with them, and returns the export's path
 // and the order numbers.
-func thousandOrders(t *testing.T, srv *futureshoptest.Server, n int) (string, []string) {
+func thousandOrders(t testing.TB, srv *futureshoptest.Server, n int) (string, []string) {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("GoQ番号,受注番号,販売店舗,注文日,受注ステータス,最終更新日時,出荷日,配送会社,お荷物伝票番号,お届け指定日,お届け時間帯,備考\r\n")

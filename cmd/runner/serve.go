@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"golang.org/x/net/netutil"
 
+	"github.com/goqsync/runner/console"
 	"github.com/goqsync/runner/engine"
 	"github.com/goqsync/runner/ledger"
 	"github.com/goqsync/runner/scheduler"
@@ -29,6 +31,7 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 	fs := c.flagSet("serve", "PATH...", &jf, false)
 	var progress progressFlag
 	fs.Var(&progress, "progress", "log each run's progress every 10s")
+	withConsole := fs.Bool("console", true, "serve the operator console (web pages) at / beside the API")
 	needDest := true
 	if code, ok := c.parse(fs, args); !ok {
 		return code
@@ -42,6 +45,10 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 	set, err := c.settings(ctx)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "runner serve: settings: %v\n", err)
+		return exitConfig
+	}
+	if set.Workers < 0 {
+		fmt.Fprintf(c.stderr, "runner serve: settings: RUNNER_WORKERS=%d: must be at least 1 (or 0, every job at once)\n", set.Workers)
 		return exitConfig
 	}
 	if !scheduler.Loopback(set.Listen) && set.APIToken == "" {
@@ -81,6 +88,11 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 	// The current job set; SIGHUP swaps it.
 	var mu sync.Mutex
 	current := cfg
+	progressOf := console.NewProgress() // the console's view of runs in flight
+	// The console's applies of previewed plans run beside the scheduler's
+	// runs: quit stops them as Stop stops those, and serve waits for them.
+	var applies sync.WaitGroup
+	quit := make(chan struct{})
 	defer c.observeLedger(st, func() []string {
 		mu.Lock()
 		defer mu.Unlock()
@@ -110,11 +122,18 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		// A stop lets the batch in flight finish: the run itself is not
 		// cancelled, it is told to stop between batches.
 		report, endReport := c.startProgress(ctx, progress.or(false), false)
+		both := func(p engine.Progress) {
+			if report != nil {
+				report(p)
+			}
+			progressOf.Update(p)
+		}
 		sum, err := j.Run(context.WithoutCancel(ctx), engine.RunOptions{
 			Trigger: req.Trigger, Ledger: engineLedger{s: st, command: "serve", queued: req.RunID}, Stop: ctx.Done(), Log: log,
-			Progress: report, LockWait: wait, Abandon: req.Abandon,
+			Progress: both, LockWait: wait, Abandon: req.Abandon,
 		})
 		endReport()
+		progressOf.Done(sum.RunID)
 		var locked *engine.LockedError
 		switch {
 		case errors.As(err, &locked):
@@ -133,7 +152,7 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 	}
 	sched, err := scheduler.New(ctx, scheduler.Config{
 		Database: set.Database, Run: run, Running: running, Ledger: st, Jobs: schedJobs(cfg),
-		Listen: set.Listen, Token: set.APIToken, Logger: log,
+		Listen: set.Listen, Token: set.APIToken, Logger: log, Workers: set.Workers,
 	})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "runner serve: %v\n", err)
@@ -144,6 +163,91 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		return exitFailed
 	}
 
+	var handler http.Handler = sched.Handler()
+	if *withConsole {
+		jobOf := func(name string) (*engine.Job, bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			return current.Job(name)
+		}
+		con, err := console.New(console.Config{
+			Ledger: st, Scheduler: sched, Progress: progressOf, Token: set.APIToken, Logger: log,
+			Describe: func(name string) (console.JobInfo, bool) {
+				if j, ok := jobOf(name); ok {
+					return console.JobInfo{Description: j.Description, Shop: shopOf(j), Plannable: true}, true
+				}
+				if j, ok := jobOf(strings.TrimPrefix(name, reconcilePrefix)); ok && strings.HasPrefix(name, reconcilePrefix) {
+					return console.JobInfo{Description: "reconcile: " + j.Description, Shop: shopOf(j)}, true
+				}
+				return console.JobInfo{}, false
+			},
+			Plan: func(ctx context.Context, name string, w io.Writer) (*engine.SavedPlan, error) {
+				mu.Lock()
+				cfg := current
+				mu.Unlock()
+				j, ok := cfg.Job(name)
+				if !ok {
+					return nil, fmt.Errorf("job %q is no longer loaded", name)
+				}
+				saved, err := engine.NewSavedPlan(cfg)
+				if err != nil {
+					return nil, err
+				}
+				// What runner plan -json prints, with the ledger it reads,
+				// and saved as plan -out saves it.
+				_, err = j.Plan(ctx, w, engine.PlanOptions{JSON: true, Ledger: engineLedger{s: st}, LedgerName: st.Where(), Save: saved})
+				return saved, err
+			},
+			Apply: func(ctx context.Context, p *engine.SavedPlan) (int64, error) {
+				mu.Lock()
+				cfg := current
+				mu.Unlock()
+				j, ok := cfg.Job(p.Job)
+				if !ok {
+					return 0, fmt.Errorf("job %q is no longer loaded", p.Job)
+				}
+				if err := p.Check(cfg, j, j.Clock(), time.Hour); err != nil {
+					return 0, err
+				}
+				id, err := st.QueueRun(ctx, p.Job, ledger.TriggerApply, time.Now())
+				if err != nil {
+					return 0, err
+				}
+				applies.Add(1)
+				go func() {
+					defer applies.Done()
+					// As a run the scheduler starts: it waits its turn, and a
+					// stop before its turn leaves it unstarted.
+					sum, err := j.Apply(context.WithoutCancel(ctx), p, engine.RunOptions{Trigger: ledger.TriggerApply,
+						Ledger: engineLedger{s: st, command: "serve", queued: id}, Log: log, Progress: progressOf.Update,
+						LockWait: -1, Stop: quit, Abandon: quit})
+					progressOf.Done(sum.RunID)
+					if sum.RunID == 0 {
+						why := "not run: serve stopped first"
+						if err != nil {
+							why = "not run: " + err.Error()
+						}
+						if cerr := st.CancelQueued(context.WithoutCancel(ctx), id, why); cerr != nil {
+							log.Error("closing the queued run", "run_id", id, "error", cerr)
+						}
+					}
+					log.Info("apply summary", "job", p.Job, "run_id", sum.RunID, "sent", sum.Counts.Send, "ok", sum.OK,
+						"failed", sum.Failed, "stale", sum.Stale, "interrupted", sum.Interrupted, "error", err)
+				}()
+				return id, nil
+			},
+		})
+		if err != nil {
+			sched.Stop(context.WithoutCancel(ctx))
+			fmt.Fprintf(c.stderr, "runner serve: %v\n", err)
+			return exitFailed
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/", handler)
+		con.Mount(mux)
+		handler = mux
+	}
+
 	ln, err := net.Listen("tcp", set.Listen)
 	if err != nil {
 		sched.Stop(context.WithoutCancel(ctx))
@@ -151,7 +255,7 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		return exitFailed
 	}
 	// W3C trace context in, spans per request: a caller's trace reaches the run.
-	srv := newHTTPServer(otelhttp.NewHandler(serveMetrics(sched.Handler(), c.metrics, set.APIToken), "runner serve",
+	srv := newHTTPServer(otelhttp.NewHandler(serveMetrics(handler, c.metrics, set.APIToken), "runner serve",
 		otelhttp.WithMeterProvider(c.metrics.MeterProvider())))
 	go srv.Serve(netutil.LimitListener(ln, maxConns))
 	fmt.Fprintf(c.stdout, "serving %d job(s) on http://%s\n", len(cfg.Jobs), ln.Addr())
@@ -195,7 +299,10 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 			shut, done := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 			defer done()
 			srv.Shutdown(shut)
-			if err := sched.Stop(shut); err != nil && !errors.Is(err, context.Canceled) {
+			close(quit)
+			err := sched.Stop(shut)
+			applies.Wait()
+			if err != nil && !errors.Is(err, context.Canceled) {
 				fmt.Fprintf(c.stderr, "runner serve: %v\n", err)
 				return exitFailed
 			}
@@ -222,6 +329,16 @@ func newHTTPServer(h http.Handler) *http.Server {
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+}
+
+// shopOf names the shop a job talks to, for the console's header.
+func shopOf(j *engine.Job) string {
+	for _, c := range []any{j.Dest, j.Source} {
+		if s, ok := c.(interface{ Shop() string }); ok && s.Shop() != "" {
+			return s.Shop()
+		}
+	}
+	return ""
 }
 
 func schedJobs(cfg *engine.Config) []scheduler.Job {

@@ -24,7 +24,7 @@ import (
 
 // startServe runs serve with args until the test ends, and returns the
 // base URL of its API.
-func startServe(t *testing.T, lookup func(string) (string, bool), args ...string) string {
+func startServe(t testing.TB, lookup func(string) (string, bool), args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb syncBuffer

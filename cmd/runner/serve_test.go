@@ -129,3 +129,12 @@ func TestServeManualRun(t *testing.T) {
 		t.Errorf("trace %s appears %d times in the spans, want at least 3", traceID, n)
 	}
 }
+
+// TestServeWorkersSetting: RUNNER_WORKERS below zero is refused before
+// serve opens anything.
+func TestServeWorkersSetting(t *testing.T) {
+	out, code := invoke(t, shopEnv(t, sampleShop(t), "RUNNER_WORKERS", "-1"), "serve", "-var", "goq_export="+sample, manualShipping(t))
+	if code != exitConfig || !strings.Contains(out, "RUNNER_WORKERS=-1") {
+		t.Errorf("exit %d, want %d naming RUNNER_WORKERS\n%s", code, exitConfig, out)
+	}
+}

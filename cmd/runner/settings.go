@@ -20,6 +20,9 @@ type settings struct {
 	Listen string `env:"RUNNER_LISTEN, default=127.0.0.1:8080"`
 	// APIToken guards serve's HTTP API; required off loopback.
 	APIToken string `env:"RUNNER_API_TOKEN"`
+	// Workers is how many runs one serve process carries at once; 0: every
+	// job's at once (at least 8).
+	Workers int `env:"RUNNER_WORKERS, default=0"`
 	// HistoryDays is how long each order's story (the ledger's events) is
 	// kept; runs prune what is older.
 	HistoryDays int `env:"RUNNER_HISTORY_DAYS, default=400"`

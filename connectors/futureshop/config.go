@@ -136,6 +136,18 @@ func (c config) identity() string {
 	return "futureshop " + u.Host + u.Path + " shop " + hex.EncodeToString(h[:6])
 }
 
+// Shop names the shop for people (serve's console): the API host and the
+// shop key's first four characters, never more of it. "" when either is
+// unset.
+func (c config) Shop() string {
+	u, err := parseAPIDomain(c.apiDomain)
+	key := []rune(strings.TrimSpace(c.shopKey))
+	if err != nil || len(key) == 0 {
+		return ""
+	}
+	return u.Host + u.Path + " (shop key " + string(key[:min(4, len(key))]) + "…)"
+}
+
 // shares is the lock a run talking to the shop holds: futureshop's budget
 // of requests belongs to the shop, whichever job or process spends it.
 func (c config) shares() []string {

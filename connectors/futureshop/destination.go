@@ -132,6 +132,9 @@ func (d *destination) BatchSize() int { return d.batchSize }
 // Scope implements engine.Scoper: what was sent is remembered per shop.
 func (d *destination) Scope() string { return d.cfg.identity() }
 
+// Shop names the shop for people: see config.Shop.
+func (d *destination) Shop() string { return d.cfg.Shop() }
+
 // Shares implements engine.Sharer.
 func (d *destination) Shares() []string { return d.cfg.shares() }
 

@@ -127,6 +127,9 @@ func (s *source) Label() string { return "order_no" }
 // Shares implements engine.Sharer.
 func (s *source) Shares() []string { return s.cfg.shares() }
 
+// Shop names the shop for people: see config.Shop.
+func (s *source) Shop() string { return s.cfg.Shop() }
+
 // detailFields are the fields only the order detail has.
 var detailFields = []string{"product_no", "updated_at"}
 

@@ -376,3 +376,14 @@ func attrDiag(body hcl.Body, name, summary, detail string) *hcl.Diagnostic {
 	}
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: &rng}
 }
+
+// ShareKey implements engine.Shareable: runs of jobs whose goq_csv
+// sources read the same files the same way (encoding, headers, the fields
+// decoded, the zone) read them in one pass. An inbox is not shared: each
+// run archives the files it settled.
+func (s *Source) ShareKey() string {
+	if s.inbox != "" {
+		return ""
+	}
+	return fmt.Sprintf("%q %q %q %v %v %s", s.path, s.encoding, s.headers, s.optional, s.unused, s.loc)
+}

@@ -36,6 +36,9 @@ type SourceConfig struct {
 	OpenErr, EndErr error
 	// ArchiveErr fails Archive.
 	ArchiveErr error
+	// ShareKey, when set, lets runs at once read one pass of the source
+	// (engine.Shareable).
+	ShareKey string
 }
 
 // Source is an engine.Source over scripted rows. It implements
@@ -48,6 +51,7 @@ type Source struct {
 	opens    []time.Time
 	archived []string
 	used     []string
+	decoded  int
 }
 
 // NewSource returns a source that yields cfg.Rows on every Open.
@@ -74,7 +78,18 @@ func (s *Source) Open(ctx context.Context) (engine.Records, error) {
 	if s.cfg.OpenErr != nil {
 		return nil, s.cfg.OpenErr
 	}
-	return &records{rows: slices.Clone(s.cfg.Rows), units: slices.Clone(s.cfg.Units), end: s.cfg.EndErr}, nil
+	return &records{s: s, rows: slices.Clone(s.cfg.Rows), units: slices.Clone(s.cfg.Units), end: s.cfg.EndErr}, nil
+}
+
+// ShareKey implements engine.Shareable with SourceConfig.ShareKey.
+func (s *Source) ShareKey() string { return s.cfg.ShareKey }
+
+// Decoded counts the rows every Open has yielded so far: what reading the
+// source cost.
+func (s *Source) Decoded() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.decoded
 }
 
 // Opens lists the clock each Open saw, in order.
@@ -119,6 +134,7 @@ func (s *Source) Used() []string {
 }
 
 type records struct {
+	s     *Source
 	rows  []Row
 	units []string
 	end   error
@@ -137,6 +153,9 @@ func (r *records) Next(ctx context.Context, rec engine.Record) (engine.Meta, err
 	}
 	row := r.rows[r.n]
 	r.n++
+	r.s.mu.Lock()
+	r.s.decoded++
+	r.s.mu.Unlock()
 	pos := row.Pos
 	if pos == "" {
 		pos = fmt.Sprintf("test:%d", r.n)

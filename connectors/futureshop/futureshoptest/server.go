@@ -65,6 +65,10 @@ type Request struct {
 	// call's body (an update's orders). The token call's are not kept.
 	Query string
 	Body  []byte
+	// Token is the access token the call carried; empty for the token call.
+	// A client that fetches a token of its own per session (the runner does,
+	// per run) shows its session by it.
+	Token string
 }
 
 // Option configures a Server.
@@ -382,7 +386,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	// The log shows a request from its arrival (Status 0 while it is
 	// being answered), so a test can act while a slow call is in flight.
-	req := Request{Time: arrived, Method: r.Method, Path: r.URL.Path, UserAgent: r.UserAgent(), Query: query, Body: kept}
+	tok, bearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !bearer {
+		tok = "" // the token call's Basic credentials are not for the log
+	}
+	req := Request{Time: arrived, Method: r.Method, Path: r.URL.Path, UserAgent: r.UserAgent(), Query: query, Body: kept, Token: tok}
 	s.mu.Lock()
 	at, gen := len(s.log), s.logGen
 	s.log = append(s.log, req)
