@@ -203,7 +203,11 @@ type planWriter struct {
 	// plan names one, and quoting it once saves a million quotings.
 	filters map[string]string
 	quotes  map[string]string // see quote
-	buf     []byte
+	buf     []byte            // the line being written
+	padded  []string          // see paddedName
+	starts  map[int]string    // see windowStart
+	keys    []string          // scratch for appendMap
+	fvs     []FieldValue      // scratch for appendItem
 	w       io.Writer
 	j       *Job
 	json    bool
@@ -275,22 +279,6 @@ func (p *planWriter) current(ctx context.Context, cmp Comparer, items []Item) er
 	return nil
 }
 
-// jsonItem is an item's machine form.
-type jsonItem struct {
-	Pos     string         `json:"pos"`
-	Label   string         `json:"label,omitempty"`
-	Status  string         `json:"status"`
-	Filter  string         `json:"filter,omitempty"`
-	Values  map[string]any `json:"values,omitempty"` // the fields the excluding filter read
-	Reason  string         `json:"reason,omitempty"`
-	Key     string         `json:"key,omitempty"`
-	Payload map[string]any `json:"payload,omitempty"`
-	Clears  []string       `json:"clears,omitempty"`
-	Current map[string]any `json:"current,omitempty"` // with -compare
-	Changes []string       `json:"changes,omitzero"`  // with -compare: fields whose value differs; empty, not absent, when none does
-	Effects []string       `json:"side_effects,omitempty"`
-}
-
 func (p *planWriter) item(it *Item, effects []string) {
 	p.begin()
 	switch {
@@ -313,38 +301,21 @@ func (p *planWriter) item(it *Item, effects []string) {
 	}
 	p.items++
 	if p.json {
-		ji := jsonItem{Pos: it.Pos, Label: it.Label, Status: it.Status.String(), Filter: it.Filter, Reason: Clip(it.Reason)}
-		if len(it.Values) > 0 {
-			ji.Values = make(map[string]any, len(it.Values))
-			for _, fv := range it.Values {
-				v := fv.Value
-				if t, ok := v.(time.Time); ok {
-					v = t.In(p.j.Location).Format(time.RFC3339)
-				}
-				ji.Values[fv.Name] = v
-			}
+		b := p.buf[:0]
+		if !p.first {
+			b = append(b, ',')
 		}
-		ji.Effects = effects
-		if it.Status == Send || it.Status == Unchanged {
-			ji.Key, ji.Payload = it.Payload.Key, it.Payload.Values
-			ji.Clears = clears(it.Payload)
-			if cur, ok := p.held[it]; ok {
-				ji.Current, ji.Changes = cur, changes(it.Payload, cur)
-				if ji.Changes == nil {
-					ji.Changes = []string{}
-				}
-			}
-		}
-		b, err := json.Marshal(ji)
+		p.first = false
+		b = append(b, '\n')
+		b, err := p.appendItem(b, it, effects)
+		p.buf = b
 		if err != nil {
 			p.err = err
 			return
 		}
-		if !p.first {
-			p.printf(",")
+		if p.err == nil {
+			_, p.err = p.w.Write(b)
 		}
-		p.first = false
-		p.printf("\n%s", b)
 		return
 	}
 	label := it.Label
@@ -357,33 +328,47 @@ func (p *planWriter) item(it *Item, effects []string) {
 	label = Clip(label)
 	switch it.Status {
 	case Send:
-		p.printf("+ %s  %s\n", label, it.Pos)
-		width := 0
-		for _, m := range p.j.Mappings {
-			width = max(width, table.Width(m.Field.Name))
-		}
-		for _, m := range p.j.Mappings {
+		// A record and its payload, a line a field, built without fmt.
+		b := append(p.buf[:0], "+ "...)
+		b = append(b, label...)
+		b = append(b, "  "...)
+		b = append(b, it.Pos...)
+		b = append(b, '\n')
+		cur, compared := p.held[it]
+		for i, m := range p.j.Mappings {
 			v, ok := it.Payload.Values[m.Field.Name]
 			if !ok {
 				continue
 			}
-			note := ""
-			if s, ok := v.(string); ok && s == "" {
-				note = "  # clears the field"
+			b = append(b, "    "...)
+			b = append(b, p.paddedName(i)...)
+			b = append(b, " = "...)
+			if s, ok := v.(string); ok {
+				b = strconv.AppendQuote(b, Clip(s))
+				if s == "" {
+					b = append(b, "  # clears the field"...)
+				}
+			} else {
+				b = append(b, show(v)...)
 			}
-			if cur, ok := p.held[it]; ok {
+			if compared {
 				c, known := cur[m.Field.Name]
 				switch {
 				case len(cur) == 0:
-					note += "  # not found at the destination"
+					b = append(b, "  # not found at the destination"...)
 				case !known: // a field the destination cannot read back
 				case fmt.Sprint(c) == fmt.Sprint(v):
-					note += "  # no change"
+					b = append(b, "  # no change"...)
 				default:
-					note += "  # now " + show(c)
+					b = append(b, "  # now "...)
+					b = append(b, show(c)...)
 				}
 			}
-			p.printf("    %s = %s%s\n", table.Pad(m.Field.Name, width), show(v), note)
+			b = append(b, '\n')
+		}
+		p.buf = b
+		if p.err == nil {
+			_, p.err = p.w.Write(b)
 		}
 	case Excluded:
 		// The commonest line by far: built without fmt.
@@ -410,6 +395,21 @@ func (p *planWriter) item(it *Item, effects []string) {
 	case Invalid:
 		p.printf("! %s  %s  error: %s\n", label, it.Pos, Clip(it.Reason))
 	}
+}
+
+// paddedName is the name of the job's i-th mapping padded to the widest,
+// as a record to send lists its payload; they are padded once a plan.
+func (p *planWriter) paddedName(i int) string {
+	if p.padded == nil {
+		width := 0
+		for _, m := range p.j.Mappings {
+			width = max(width, table.Width(m.Field.Name))
+		}
+		for _, m := range p.j.Mappings {
+			p.padded = append(p.padded, table.Pad(m.Field.Name, width))
+		}
+	}
+	return p.padded[i]
 }
 
 func (p *planWriter) quoted(filter string) string {
@@ -449,14 +449,7 @@ func (p *planWriter) why(b []byte, it *Item) []byte {
 			b = append(b, "unset"...)
 		case isTime:
 			t = t.In(loc)
-			switch {
-			case t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0:
-				b = t.AppendFormat(b, "2006-01-02")
-			case t.Second() == 0:
-				b = t.AppendFormat(b, "2006-01-02 15:04")
-			default:
-				b = t.AppendFormat(b, "2006-01-02 15:04:05")
-			}
+			b = appendWhen(b, t)
 		case isString(fv.Value):
 			b = append(b, p.quote(fv.Value.(string))...)
 		default:
@@ -473,15 +466,70 @@ func (p *planWriter) why(b []byte, it *Item) []byte {
 		case d == 1:
 			b = append(b, " (1 day ago"...)
 		case d >= 0:
-			b = fmt.Appendf(b, " (%d days ago", d)
+			b = append(b, " ("...)
+			b = strconv.AppendInt(b, int64(d), 10)
+			b = append(b, " days ago"...)
 		default:
-			b = fmt.Appendf(b, " (in %d days", -d)
+			b = append(b, " (in "...)
+			b = strconv.AppendInt(b, int64(-d), 10)
+			b = append(b, " days"...)
 		}
 		b = append(b, "; the window starts "...)
-		b = p.clock.today.AddDate(0, 0, -n).AppendFormat(b, "2006-01-02")
+		b = append(b, p.windowStart(n)...)
 		b = append(b, ')')
 	}
 	return b
+}
+
+// appendWhen appends t as an exclusion shows it: its date, and its time
+// of day to the minute, or to the second when it has seconds. It writes
+// the digits itself: time.AppendFormat reads its layout on every call, and
+// most exclusion lines show a time.
+func appendWhen(b []byte, t time.Time) []byte {
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	if y < 0 || y > 9999 {
+		switch {
+		case h == 0 && mi == 0 && s == 0:
+			return t.AppendFormat(b, "2006-01-02")
+		case s == 0:
+			return t.AppendFormat(b, "2006-01-02 15:04")
+		}
+		return t.AppendFormat(b, "2006-01-02 15:04:05")
+	}
+	two := func(b []byte, n int) []byte { return append(b, byte('0'+n/10), byte('0'+n%10)) }
+	b = two(b, y/100)
+	b = two(b, y%100)
+	b = append(b, '-')
+	b = two(b, int(mo))
+	b = append(b, '-')
+	b = two(b, d)
+	if h == 0 && mi == 0 && s == 0 {
+		return b
+	}
+	b = append(b, ' ')
+	b = two(b, h)
+	b = append(b, ':')
+	b = two(b, mi)
+	if s == 0 {
+		return b
+	}
+	b = append(b, ':')
+	return two(b, s)
+}
+
+// windowStart is the first day of a window of n days, formatted: the
+// same few windows end most exclusion lines.
+func (p *planWriter) windowStart(n int) string {
+	d, ok := p.starts[n]
+	if !ok {
+		if p.starts == nil {
+			p.starts = map[int]string{}
+		}
+		d = p.clock.today.AddDate(0, 0, -n).Format("2006-01-02")
+		p.starts[n] = d
+	}
+	return d
 }
 
 // quote quotes a value an exclusion shows. A filter's values repeat (a

@@ -13,7 +13,7 @@ import (
 )
 
 // BenchmarkPlanExport plans a large GoQ export with the seed job, as
-// runner plan does, to a discarded output: set PLAN_EXPORT to the file
+// runner plan and plan -json do, to a discarded output: set PLAN_EXPORT to the file
 // (go run ./connectors/goq/goqtest/genexport writes a 1,000,000-row one).
 func BenchmarkPlanExport(b *testing.B) {
 	path := os.Getenv("PLAN_EXPORT")
@@ -32,10 +32,18 @@ func BenchmarkPlanExport(b *testing.B) {
 		b.Fatal(diags)
 	}
 	j, _ := cfg.Job("shipping-to-futureshop")
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := j.Plan(context.Background(), io.Discard, engine.PlanOptions{}); err != nil {
-			b.Fatal(err)
+	for _, asJSON := range []bool{false, true} {
+		name := "text"
+		if asJSON {
+			name = "json"
 		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := j.Plan(context.Background(), io.Discard, engine.PlanOptions{JSON: asJSON}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

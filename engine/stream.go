@@ -16,18 +16,8 @@ func (e *evaluator) next(ctx context.Context, recs Records, it *Item) error {
 	clear(e.rec)
 	meta, err := recs.Next(ctx, e.rec)
 	*it = Item{Pos: meta.Pos, Unit: meta.Unit}
-	var rerr *RecordError
-	switch {
-	case errors.As(err, &rerr):
-		it.Status, it.Pos, it.Reason, it.Stage = Invalid, rerr.Pos, rerr.Err.Error(), "source"
-		// A source fills what it could read before the bad cell: name the
-		// order when its number was among it.
-		if l, ok := e.rec[e.j.Source.Label()].(string); ok {
-			it.Label = l
-		}
-		return nil
-	case err != nil:
-		return err
+	if err != nil {
+		return e.failed(err, it)
 	}
 	if l, ok := e.rec[e.j.Source.Label()].(string); ok {
 		it.Label = l
@@ -40,6 +30,24 @@ func (e *evaluator) next(ctx context.Context, recs Records, it *Item) error {
 	e.eval(it)
 	if e.fingerprint && it.Status == Send {
 		it.Row = fingerprint(recs, e.rec)
+	}
+	return nil
+}
+
+// failed handles a source's error for a record: a RecordError makes the
+// item invalid; any other error ends the read. It is apart from next so
+// that the RecordError errors.As needs is allocated only on an error, not
+// for every record.
+func (e *evaluator) failed(err error, it *Item) error {
+	var rerr *RecordError
+	if !errors.As(err, &rerr) {
+		return err
+	}
+	it.Status, it.Pos, it.Reason, it.Stage = Invalid, rerr.Pos, rerr.Err.Error(), "source"
+	// A source fills what it could read before the bad cell: name the
+	// order when its number was among it.
+	if l, ok := e.rec[e.j.Source.Label()].(string); ok {
+		it.Label = l
 	}
 	return nil
 }
