@@ -49,10 +49,12 @@ func TestCatalogues(t *testing.T) {
 func TestScheduleWords(t *testing.T) {
 	for _, tt := range []struct{ spec, ja, en string }{
 		{"every 10m", "10分ごと", "every 10 minutes"},
-		{"every 1h", "1時間ごと", "every 1 hours"},
+		{"every 1h", "1時間ごと", "every hour"},
+		{"every 2h", "2時間ごと", "every 2 hours"},
+		{"every 1m", "1分ごと", "every minute"},
 		{"every 30s", "30秒ごと", "every 30 seconds"},
 		{"daily 06:00", "毎日 06:00", "daily at 06:00"},
-		{"@hourly", "1時間ごと", "every 1 hours"},
+		{"@hourly", "1時間ごと", "every hour"},
 		{"*/5 * * * *", "5分ごと", "every 5 minutes"},
 		{"30 7 * * *", "毎日 07:30", "daily at 07:30"},
 		{"0 0 1 1 *", "cron: 0 0 1 1 *", "cron: 0 0 1 1 *"},

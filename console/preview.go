@@ -89,14 +89,20 @@ func (c *Console) loadPreview(ctx context.Context, job string) (*preview, error)
 	if err := json.Unmarshal(buf.Bytes(), &p); err != nil {
 		return nil, fmt.Errorf("read the plan of %s: %w", job, err)
 	}
-	pv := shape(p)
+	var order []string // the mapped fields in the job's order
+	if saved != nil {
+		order = saved.Fields
+	}
+	pv := shape(p, order)
 	if saved != nil {
 		pv.PlanID = c.plans.put(saved)
 	}
 	return pv, nil
 }
 
-func shape(p plan) *preview {
+// shape makes the page of a plan; a payload's fields come in order (the
+// job's mappings), the rest by name.
+func shape(p plan, order []string) *preview {
 	pv := &preview{Plan: p, Items: make([]previewItem, 0, len(p.Items))}
 	byFilter := map[string]int{}
 	for _, it := range p.Items {
@@ -106,9 +112,9 @@ func shape(p plan) *preview {
 		}
 		switch {
 		case it.Payload != nil:
-			v.Fields = fields(it.Payload, it.Clears)
+			v.Fields = fields(it.Payload, it.Clears, order)
 		case it.Values != nil:
-			v.Fields = fields(it.Values, nil)
+			v.Fields = fields(it.Values, nil, nil)
 		}
 		if it.Status == "excluded" {
 			if _, ok := byFilter[it.Filter]; !ok {
@@ -130,9 +136,9 @@ func shape(p plan) *preview {
 	return pv
 }
 
-// fields lists a payload's values by name; a string is shown quoted, as
-// the CLI's plan shows it, so that "" is visible.
-func fields(m map[string]any, clears []string) []field {
+// fields lists a payload's values in order, then by name; a string is
+// shown quoted, as the CLI's plan shows it, so that "" is visible.
+func fields(m map[string]any, clears, order []string) []field {
 	out := make([]field, 0, len(m))
 	for k, v := range m {
 		s, isString := v.(string)
@@ -145,7 +151,18 @@ func fields(m map[string]any, clears []string) []field {
 		}
 		out = append(out, field{Name: k, Value: s, Clears: slices.Contains(clears, k)})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	rank := func(name string) int {
+		if i := slices.Index(order, name); i >= 0 {
+			return i
+		}
+		return len(order)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if ri, rj := rank(out[i].Name), rank(out[j].Name); ri != rj {
+			return ri < rj
+		}
+		return out[i].Name < out[j].Name
+	})
 	return out
 }
 

@@ -7,6 +7,23 @@ import (
 	"time"
 )
 
+// every says "every n units", with the catalogue's own words for one:
+// English says "every hour", not "every 1 hours".
+func (l *Lang) every(unit string, n int) string {
+	keys := everyKeys[unit]
+	if n == 1 {
+		return l.T(keys[0])
+	}
+	return l.T(keys[1], n)
+}
+
+// everyKeys are the catalogue's words for one and for n of a unit.
+var everyKeys = map[string][2]string{
+	"s": {"sched.every.1s", "sched.every.s"},
+	"m": {"sched.every.1m", "sched.every.m"},
+	"h": {"sched.every.1h", "sched.every.h"},
+}
+
 // Schedule says a job's schedule in words: "every 10m" is 「10分ごと」,
 // "daily 06:00" 「毎日 06:00」. A cron line words cannot say simply is
 // shown as written, so nothing is ever said wrong.
@@ -22,16 +39,16 @@ func (l *Lang) Schedule(spec string) string {
 		}
 		switch {
 		case d%time.Hour == 0:
-			return l.T("sched.every.h", int(d/time.Hour))
+			return l.every("h", int(d/time.Hour))
 		case d%time.Minute == 0:
-			return l.T("sched.every.m", int(d/time.Minute))
+			return l.every("m", int(d/time.Minute))
 		default:
-			return l.T("sched.every.s", int(d/time.Second))
+			return l.every("s", int(d/time.Second))
 		}
 	case strings.HasPrefix(s, "daily "):
 		return l.T("sched.daily", strings.TrimSpace(strings.TrimPrefix(s, "daily ")))
 	case s == "@hourly":
-		return l.T("sched.every.h", 1)
+		return l.every("h", 1)
 	case s == "@daily" || s == "@midnight":
 		return l.T("sched.daily", "00:00")
 	}
@@ -39,7 +56,7 @@ func (l *Lang) Schedule(spec string) string {
 	if len(f) == 5 && f[2] == "*" && f[3] == "*" {
 		if n, ok := strings.CutPrefix(f[0], "*/"); ok && f[1] == "*" && f[4] == "*" {
 			if m, err := strconv.Atoi(n); err == nil {
-				return l.T("sched.every.m", m)
+				return l.every("m", m)
 			}
 		}
 		m, err1 := strconv.Atoi(f[0])
