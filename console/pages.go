@@ -135,7 +135,7 @@ func (c *Console) previewPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	pv, err := c.loadPreview(r.Context(), job)
+	pv, err := c.loadPreview(r.Context(), job, r.URL.Query().Get("show"), r.URL.Query().Get("q"))
 	if err != nil {
 		c.log.Warn("console: preview", "job", job, "error", err)
 		v := c.view(r, "preview.title", "jobs")
@@ -144,7 +144,6 @@ func (c *Console) previewPage(w http.ResponseWriter, r *http.Request) {
 		c.write(w, r, http.StatusOK, "preview", v)
 		return
 	}
-	pv.filter(r.URL.Query().Get("show"), r.URL.Query().Get("q"))
 	c.log.Debug("console: preview", "job", job, "records", len(pv.Items), "took", time.Since(start))
 	c.render(w, r, http.StatusOK, "preview", "preview.title", "jobs", pv)
 }

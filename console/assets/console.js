@@ -17,8 +17,9 @@
   poll();
 
   // The preview's list: filter by kind and search as one types.
+  // A list cut at its first records is filtered by the server instead.
   var form = document.getElementById('item-filter');
-  if (form) {
+  if (form && !form.hasAttribute('data-server')) {
     var rows = document.querySelectorAll('#items tbody tr');
     var shown = document.getElementById('shown');
     var apply = function () {
