@@ -21,7 +21,8 @@ import (
 //
 // On PostgreSQL a lock is a session-level advisory lock on a connection held
 // for the lock's life: when the holder dies, its connection closes and the
-// lock goes with it. A row in ledger_locks names the holder for the message
+// lock goes with it. A holder's further locks (TryLockAlso) share its
+// session, so a run's locks cost one connection. A row in ledger_locks names the holder for the message
 // a waiting run prints.
 //
 // On SQLite the row is the lock. Its holder refreshes a heartbeat every
