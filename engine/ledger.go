@@ -39,6 +39,14 @@ type Ledger interface {
 	FinishRun(ctx context.Context, run int64, at time.Time, s RunSummary, runErr error) error
 }
 
+// LockExtender is implemented by Locks that take a run's further locks (its
+// shop's) on their own database session, where the ledger's locks are
+// sessions (PostgreSQL): a run's locks then cost one connection, and live
+// and die together.
+type LockExtender interface {
+	LockAlso(ctx context.Context, name, job string) (Lock, error)
+}
+
 // Lock is a lock a run holds.
 type Lock interface {
 	// SetRun says which run holds it, for the message others see.

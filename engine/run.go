@@ -329,7 +329,7 @@ func (j *Job) lock(ctx context.Context, opts RunOptions, stop *stopper, log *slo
 		}()
 		waitStop = ch
 	}
-	jl, err := acquire(ctx, opts.Ledger, JobLock(j.Name), j.Name, opts.LockWait, waitStop, log)
+	jl, err := acquire(ctx, opts.Ledger.Lock, JobLock(j.Name), j.Name, opts.LockWait, waitStop, log)
 	if err != nil {
 		var le *LockedError
 		if errors.As(err, &le) {
@@ -338,8 +338,12 @@ func (j *Job) lock(ctx context.Context, opts RunOptions, stop *stopper, log *slo
 		return nil, err
 	}
 	rl.held = append(rl.held, jl)
+	take := opts.Ledger.Lock
+	if x, ok := jl.(LockExtender); ok {
+		take = x.LockAlso
+	}
 	for _, name := range j.shares() {
-		l, err := acquire(ctx, opts.Ledger, name, j.Name, -1, waitStop, log)
+		l, err := acquire(ctx, take, name, j.Name, -1, waitStop, log)
 		if err != nil {
 			rl.release()
 			return nil, err
@@ -371,9 +375,10 @@ func (rl *runLocks) release() {
 	}
 }
 
-// acquire takes the named lock, waiting while another holds it: up to wait
-// (a negative wait has no bound) and until stop closes.
-func acquire(ctx context.Context, l Ledger, name, job string, wait time.Duration, stop <-chan struct{}, log *slog.Logger) (Lock, error) {
+// acquire takes the named lock with take (a Ledger's Lock, or a held
+// lock's LockAlso), waiting while another holds it: up to wait (a negative
+// wait has no bound) and until stop closes.
+func acquire(ctx context.Context, take func(ctx context.Context, name, job string) (Lock, error), name, job string, wait time.Duration, stop <-chan struct{}, log *slog.Logger) (Lock, error) {
 	begun := time.Now()
 	said, waited := false, false
 	defer func() {
@@ -386,7 +391,7 @@ func acquire(ctx context.Context, l Ledger, name, job string, wait time.Duration
 		}
 	}()
 	for {
-		lk, err := l.Lock(ctx, name, job)
+		lk, err := take(ctx, name, job)
 		if err == nil {
 			return lk, nil
 		}

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"database/sql"
 	"time"
 )
@@ -17,3 +18,9 @@ func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
 // DB is the store's database, for tests that measure it.
 func (s *Store) DB() *sql.DB { return s.db }
+
+// HolderPIDs are the database sessions holding name's advisory lock
+// (PostgreSQL).
+func HolderPIDs(ctx context.Context, s *Store, name string) ([]int64, error) {
+	return s.advisoryHolders(ctx, name)
+}

@@ -21,7 +21,8 @@ import (
 //
 // On PostgreSQL a lock is a session-level advisory lock on a connection held
 // for the lock's life: when the holder dies, its connection closes and the
-// lock goes with it. A row in ledger_locks names the holder for the message
+// lock goes with it. A holder's further locks (TryLockAlso) share its
+// session, so a run's locks cost one connection. A row in ledger_locks names the holder for the message
 // a waiting run prints.
 //
 // On SQLite the row is the lock. Its holder refreshes a heartbeat every
@@ -86,8 +87,9 @@ type Lock struct {
 	s     *Store
 	name  string
 	token string
-	conn  *sql.Conn // PostgreSQL: the session holding the advisory lock
+	sess  *session // PostgreSQL: the session holding the advisory lock
 	key   int64
+	owner Owner // for TryLockAlso
 
 	lost     chan struct{}
 	lostOnce sync.Once
@@ -128,14 +130,14 @@ func (l *Lock) Unlock() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	_, err := l.s.db.ExecContext(ctx, l.s.rebind(`DELETE FROM ledger_locks WHERE name = ? AND token = ?`), l.name, l.token)
-	if l.conn != nil {
+	if l.sess != nil {
 		var ok bool
-		if uerr := l.conn.QueryRowContext(ctx, `SELECT pg_advisory_unlock($1)`, l.key).Scan(&ok); uerr != nil || !ok {
+		if uerr := l.sess.conn.QueryRowContext(ctx, `SELECT pg_advisory_unlock($1)`, l.key).Scan(&ok); uerr != nil || !ok {
 			// Never hand the pool a session that may still hold the
 			// lock: make database/sql discard it.
-			l.conn.Raw(func(any) error { return driver.ErrBadConn })
+			l.sess.conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
-		l.conn.Close()
+		l.sess.release()
 	}
 	if err != nil {
 		return fmt.Errorf("unlock %q: %w", l.name, err)
@@ -148,10 +150,22 @@ func (l *Lock) Unlock() error {
 func (s *Store) TryLock(ctx context.Context, name string, owner Owner) (*Lock, error) {
 	owner.Host, owner.PID = hostname(), os.Getpid()
 	owner.Since = s.now().UTC().Truncate(time.Second)
-	l := &Lock{s: s, name: name, token: newToken(), lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	return s.tryLock(ctx, name, owner, nil)
+}
+
+// TryLockAlso takes the named lock for l's holder, as TryLock does; on
+// PostgreSQL on l's own database session, so that one holder's locks (a
+// run's job lock and its shop's) cost one connection, and live and die
+// together: ending that session (runner unlock) releases them all.
+func (l *Lock) TryLockAlso(ctx context.Context, name string) (*Lock, error) {
+	return l.s.tryLock(ctx, name, l.owner, l.sess)
+}
+
+func (s *Store) tryLock(ctx context.Context, name string, owner Owner, with *session) (*Lock, error) {
+	l := &Lock{s: s, name: name, token: newToken(), owner: owner, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	var err error
 	if s.dialect == "postgres" {
-		err = s.lockPostgres(ctx, l, owner)
+		err = s.lockPostgres(ctx, l, owner, with)
 	} else {
 		err = s.lockSQLite(ctx, l, owner)
 	}
@@ -161,35 +175,64 @@ func (s *Store) TryLock(ctx context.Context, name string, owner Owner) (*Lock, e
 	return l, nil
 }
 
-func (s *Store) lockPostgres(ctx context.Context, l *Lock, owner Owner) error {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("lock %q: %w", l.name, err)
+func (s *Store) lockPostgres(ctx context.Context, l *Lock, owner Owner, with *session) error {
+	sess := with
+	if sess == nil {
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("lock %q: %w", l.name, err)
+		}
+		sess = &session{conn: conn}
 	}
+	sess.hold()
 	l.key = s.advisoryKey(l.name)
 	var ok bool
-	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, l.key).Scan(&ok); err != nil {
-		conn.Close()
+	if err := sess.conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, l.key).Scan(&ok); err != nil {
+		sess.release()
 		return fmt.Errorf("lock %q: %w", l.name, err)
 	}
 	if !ok {
-		conn.Close()
+		sess.release()
 		o, _, err := s.holder(ctx, l.name)
 		if err != nil {
 			return fmt.Errorf("lock %q: %w", l.name, err)
 		}
 		return &LockedError{Name: l.name, Owner: o}
 	}
-	l.conn = conn
+	l.sess = sess
 	// The row only names the holder; a row left by a holder that died is
 	// replaced.
-	if err := s.putLockRow(ctx, conn, l, owner); err != nil {
-		conn.QueryRowContext(ctx, `SELECT pg_advisory_unlock($1)`, l.key).Scan(&ok)
-		conn.Close()
+	if err := s.putLockRow(ctx, sess.conn, l, owner); err != nil {
+		sess.conn.QueryRowContext(ctx, `SELECT pg_advisory_unlock($1)`, l.key).Scan(&ok)
+		sess.release()
 		return fmt.Errorf("lock %q: %w", l.name, err)
 	}
 	go l.watchSession()
 	return nil
+}
+
+// session is a PostgreSQL connection held for the advisory locks taken on
+// it; it goes back to the pool when the last of them is released.
+type session struct {
+	conn *sql.Conn
+	mu   sync.Mutex
+	refs int
+}
+
+func (ss *session) hold() {
+	ss.mu.Lock()
+	ss.refs++
+	ss.mu.Unlock()
+}
+
+func (ss *session) release() {
+	ss.mu.Lock()
+	ss.refs--
+	last := ss.refs == 0
+	ss.mu.Unlock()
+	if last {
+		ss.conn.Close()
+	}
 }
 
 // watchSession pings the session holding an advisory lock: if it dies, so
@@ -204,7 +247,7 @@ func (l *Lock) watchSession() {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), heartbeatEvery)
-			err := l.conn.PingContext(ctx)
+			err := l.sess.conn.PingContext(ctx)
 			cancel()
 			if err != nil {
 				l.markLost()

@@ -357,3 +357,86 @@ func TestNewLedgerIsPrivate(t *testing.T) {
 		}
 	}
 }
+
+// TestLockAlso: a holder's further lock is taken on its first lock's
+// database session (PostgreSQL): one connection for a run's job and shop
+// locks. Each is released on its own; ending the session (runner unlock of
+// either) releases both, and the holder sees both lost.
+func TestLockAlso(t *testing.T) {
+	defer ledger.SetLockTimes(50*time.Millisecond, time.Minute)()
+	for _, d := range ledgertest.Dialects {
+		t.Run(d.Name, func(t *testing.T) {
+			dsn := d.DSN(t)
+			a, b := open(t, dsn), open(t, dsn)
+			ctx := context.Background()
+			job, err := a.TryLock(ctx, "job:x", ledger.Owner{Job: "x", Command: "run"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			shop, err := job.TryLockAlso(ctx, "shop:1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var le *ledger.LockedError
+			if _, err := b.TryLock(ctx, "shop:1", ledger.Owner{}); !errors.As(err, &le) || le.Owner.Job != "x" {
+				t.Fatalf("shop lock taken twice: %v", err)
+			}
+			if d.Name == "postgres" {
+				jp, err1 := ledger.HolderPIDs(ctx, a, "job:x")
+				sp, err2 := ledger.HolderPIDs(ctx, a, "shop:1")
+				if err1 != nil || err2 != nil || len(jp) != 1 || len(sp) != 1 || jp[0] != sp[0] {
+					t.Errorf("sessions holding job:x %v and shop:1 %v (%v, %v): want one and the same", jp, sp, err1, err2)
+				}
+			}
+			// Released one at a time: the other stays held.
+			if err := shop.Unlock(); err != nil {
+				t.Fatal(err)
+			}
+			s2, err := b.TryLock(ctx, "shop:1", ledger.Owner{})
+			if err != nil {
+				t.Fatalf("shop lock after its Unlock: %v", err)
+			}
+			s2.Unlock()
+			if _, err := b.TryLock(ctx, "job:x", ledger.Owner{}); !errors.As(err, &le) {
+				t.Fatalf("job lock free once the shop lock was released: %v", err)
+			}
+			if err := job.Unlock(); err != nil {
+				t.Fatal(err)
+			}
+			j2, err := b.TryLock(ctx, "job:x", ledger.Owner{})
+			if err != nil {
+				t.Fatalf("job lock after its Unlock: %v", err)
+			}
+			j2.Unlock()
+
+			if d.Name != "postgres" {
+				return
+			}
+			job, err = a.TryLock(ctx, "job:x", ledger.Owner{Job: "x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer job.Unlock()
+			shop, err = job.TryLockAlso(ctx, "shop:1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer shop.Unlock()
+			if _, held, err := b.ForceUnlock(ctx, "shop:1"); err != nil || !held {
+				t.Fatalf("ForceUnlock: %v %v", held, err)
+			}
+			for name, l := range map[string]*ledger.Lock{"job": job, "shop": shop} {
+				select {
+				case <-l.Lost():
+				case <-time.After(10 * time.Second):
+					t.Errorf("the %s lock is not lost with its session", name)
+				}
+			}
+			if l, err := b.TryLock(ctx, "job:x", ledger.Owner{}); err != nil {
+				t.Errorf("job lock after its session ended: %v", err)
+			} else {
+				l.Unlock()
+			}
+		})
+	}
+}

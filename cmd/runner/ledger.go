@@ -23,7 +23,19 @@ func (l engineLedger) Lock(ctx context.Context, name, job string) (engine.Lock, 
 	if err != nil {
 		return nil, err
 	}
-	return lk, nil
+	return engineLock{lk}, nil
+}
+
+// engineLock is a ledger lock as the engine holds it: a run's shop locks
+// are taken on its job lock's session (engine.LockExtender).
+type engineLock struct{ *ledger.Lock }
+
+func (l engineLock) LockAlso(ctx context.Context, name, job string) (engine.Lock, error) {
+	lk, err := l.TryLockAlso(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return engineLock{lk}, nil
 }
 
 func (l engineLedger) Lookup(ctx context.Context, job, dest string, keys []string) (map[string]engine.LedgerEntry, error) {
