@@ -388,18 +388,14 @@ func TestTwoInstances(t *testing.T) {
 		mu       sync.Mutex
 		started  = map[occ][]string{}
 		finished = map[occ][]string{}
-		runningA = make(chan struct{}, 100)
+		running  = make(chan string, 100) // the instance that started a run
 	)
 	const job = "shipping"
 	jobs := []scheduler.Job{{Name: job, Schedule: scheduler.Every(2 * time.Second)}}
 	newInstance := func(name string) (*scheduler.Scheduler, *recorder) {
 		rec := newRecorder(store, name, 1200*time.Millisecond)
 		rec.mu, rec.started, rec.finished = &mu, started, finished
-		rec.onStart = func(_, instance string) {
-			if instance == "a" {
-				runningA <- struct{}{}
-			}
-		}
+		rec.onStart = func(_, instance string) { running <- instance }
 		s, err := scheduler.New(context.Background(), scheduler.Config{Database: dsn, Run: rec.run, Jobs: jobs,
 			Logger: testLogger(t).With("instance", name)})
 		if err != nil {
@@ -410,8 +406,9 @@ func TestTwoInstances(t *testing.T) {
 		}
 		return s, rec
 	}
-	a, _ := newInstance("a")
-	b, _ := newInstance("b")
+	instances := map[string]*scheduler.Scheduler{}
+	instances["a"], _ = newInstance("a")
+	instances["b"], _ = newInstance("b")
 	stop := func(s *scheduler.Scheduler) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -419,24 +416,33 @@ func TestTwoInstances(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	defer stop(b)
+	defer func() {
+		for _, s := range instances {
+			stop(s) // a second Stop does nothing
+		}
+	}()
 
 	begin := time.Now()
 	time.Sleep(8 * time.Second)
-	// Stop a while it runs an occurrence (who runs what is River's choice;
-	// wait for one of a's).
-	for len(runningA) > 0 {
-		<-runningA
+	// Stop an instance while it runs an occurrence: whichever runs the
+	// next one (who runs what is River's choice).
+	for len(running) > 0 {
+		<-running
 	}
+	var victim string
 	select {
-	case <-runningA:
+	case victim = <-running:
 	case <-time.After(12 * time.Second):
-		t.Fatal("instance a ran nothing")
+		t.Fatal("no instance ran anything")
 	}
-	stop(a)
+	stop(instances[victim])
 	stoppedAt := time.Now()
 	time.Sleep(10 * time.Second)
-	stop(b)
+	for name, s := range instances {
+		if name != victim {
+			stop(s)
+		}
+	}
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -485,10 +491,10 @@ func TestTwoInstances(t *testing.T) {
 		t.Errorf("occurrences per instance = %v; want both to have run some", ranOn)
 	}
 	if firstAfter.IsZero() || firstAfter.After(stoppedAt.Add(8*time.Second)) {
-		t.Errorf("first occurrence after a stopped at %v: %v; want b to take over within 8s", stoppedAt, firstAfter)
+		t.Errorf("first occurrence after %s stopped at %v: %v; want the other to take over within 8s", victim, stoppedAt, firstAfter)
 	}
 	if !last.After(stoppedAt.Add(4 * time.Second)) {
-		t.Errorf("last occurrence %v: b did not take over after a stopped at %v", last, stoppedAt)
+		t.Errorf("last occurrence %v: the other instance did not take over after %s stopped at %v", last, victim, stoppedAt)
 	}
 	// The ledger agrees: every run finished, none was cut short.
 	for _, r := range history(t, store, job) {
