@@ -31,13 +31,18 @@ func parseBody(t testing.TB, src string) hcl.Body {
 }
 
 func credBody(srv *futureshoptest.Server, extra string) string {
+	return credBodyAt(srv, testRate, extra)
+}
+
+// credBodyAt is credBody at rps requests a second.
+func credBodyAt(srv *futureshoptest.Server, rps int, extra string) string {
 	return fmt.Sprintf(`
 api_domain    = %q
 shop_key      = %q
 client_id     = %q
 client_secret = %q
 rate_limit    = %d
-%s`, srv.URL, srv.ShopKey, srv.ClientID, srv.ClientSecret, testRate, extra)
+%s`, srv.URL, srv.ShopKey, srv.ClientID, srv.ClientSecret, rps, extra)
 }
 
 // newServer starts a test server at the test budget.
@@ -51,11 +56,17 @@ func newServer(t testing.TB, opts ...futureshoptest.Option) *futureshoptest.Serv
 // newDest decodes a destination against srv with fast backoff.
 func newDest(t testing.TB, srv *futureshoptest.Server, extra string, complete bool) *destination {
 	t.Helper()
+	return newDestAt(t, srv, testRate, extra, complete)
+}
+
+// newDestAt is newDest at rps requests a second.
+func newDestAt(t testing.TB, srv *futureshoptest.Server, rps int, extra string, complete bool) *destination {
+	t.Helper()
 	s := settings()
 	if complete {
 		s.Actions = []string{ActionCompleteOrder}
 	}
-	d, diags := NewDestination(parseBody(t, credBody(srv, extra)), s)
+	d, diags := NewDestination(parseBody(t, credBodyAt(srv, rps, extra)), s)
 	if diags.HasErrors() {
 		t.Fatalf("NewDestination: %s", diags)
 	}
