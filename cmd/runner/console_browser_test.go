@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -162,6 +161,7 @@ func (p page) has(what string, want ...string) {
 func (p page) waitText(sel, want string, within time.Duration) {
 	p.t.Helper()
 	var last string
+	var lastErr error
 	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
 		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
@@ -169,12 +169,11 @@ func (p page) waitText(sel, want string, within time.Duration) {
 		if err == nil && strings.Contains(s, want) {
 			return
 		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			p.t.Fatal(err)
-		}
-		last = s
+		// A live page swaps its region in while it is read ("No node with
+		// given id found"): read it again.
+		last, lastErr = s, err
 	}
-	p.t.Fatalf("%s: %q after %v, want %q", sel, last, within, want)
+	p.t.Fatalf("%s: %q (%v) after %v, want %q", sel, last, lastErr, within, want)
 }
 
 func (p page) eval(expr string) string {
