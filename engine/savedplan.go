@@ -188,20 +188,13 @@ func NewSavedPlan(cfg *Config) (*SavedPlan, error) {
 		return nil, fmt.Errorf("save plan: %w", err)
 	}
 	p.Inputs = in
-	sensitive := map[string]bool{}
-	for _, v := range cfg.vars {
-		pv := PlanVariable{Name: v.name, Sensitive: v.sensitive}
-		if v.sensitive {
-			sensitive[v.name] = true
-		} else {
-			pv.Value, pv.Type, err = ctyJSON(cfg.values[v.name])
-			if err != nil {
-				return nil, fmt.Errorf("save plan: variable %s: %w", v.name, err)
-			}
-		}
-		p.Variables = append(p.Variables, pv)
+	if p.Variables, err = cfg.planVariables(); err != nil {
+		return nil, fmt.Errorf("save plan: %w", err)
 	}
-	sort.Slice(p.Variables, func(i, k int) bool { return p.Variables[i].Name < p.Variables[k].Name })
+	sensitive := map[string]bool{}
+	for _, v := range p.Variables {
+		sensitive[v.Name] = v.Sensitive
+	}
 	for _, a := range cfg.varArgs {
 		if a.File {
 			abs, err := filepath.Abs(a.Value)
@@ -215,6 +208,24 @@ func NewSavedPlan(cfg *Config) (*SavedPlan, error) {
 		p.Args = append(p.Args, a)
 	}
 	return p, nil
+}
+
+// planVariables are cfg's variables as a saved plan keeps them, by name: a
+// sensitive one marked, without its value.
+func (c *Config) planVariables() ([]PlanVariable, error) {
+	out := make([]PlanVariable, 0, len(c.vars))
+	for _, v := range c.vars {
+		pv := PlanVariable{Name: v.name, Sensitive: v.sensitive}
+		if !v.sensitive {
+			var err error
+			if pv.Value, pv.Type, err = ctyJSON(c.values[v.name]); err != nil {
+				return nil, fmt.Errorf("variable %s: %w", v.name, err)
+			}
+		}
+		out = append(out, pv)
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].Name < out[k].Name })
+	return out, nil
 }
 
 // inputs lists the job and variable files cfg was loaded from, hashed as
@@ -411,13 +422,13 @@ func (p *SavedPlan) Check(cfg *Config, j *Job, now time.Time, maxAge time.Durati
 			why = append(why, fmt.Sprintf("%s file %s is no longer loaded", in.Kind, in.Path))
 		}
 	}
+	vars, err := cfg.planVariables()
+	if err != nil {
+		why = append(why, err.Error())
+	}
 	now2 := map[string]PlanVariable{}
-	for _, v := range cfg.vars {
-		pv := PlanVariable{Name: v.name, Sensitive: v.sensitive}
-		if !v.sensitive {
-			pv.Value, _, _ = ctyJSON(cfg.values[v.name])
-		}
-		now2[v.name] = pv
+	for _, v := range vars {
+		now2[v.Name] = v
 	}
 	for _, v := range p.Variables {
 		c, ok := now2[v.Name]
